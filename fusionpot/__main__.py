@@ -1,0 +1,5 @@
+import sys
+
+from fusionpot.cli import main
+
+sys.exit(main())

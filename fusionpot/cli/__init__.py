@@ -1,0 +1,44 @@
+"""The ``fusionpot`` command line: one module per subcommand.
+
+Each command module defines ``NAME``, ``HELP``, ``add_arguments(parser)`` and
+``run(args) -> int``; add a new command by listing its module in ``COMMANDS``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from fusionpot._version import __version__
+
+COMMANDS: tuple[str, ...] = ("fusionpot.cli.demo",)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="fusionpot",
+        description="Equivariant potentials from fusion diagrams, for ASE, LAMMPS and NAMD.",
+    )
+    parser.add_argument("--version", action="version", version=f"fusionpot {__version__}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for module_name in COMMANDS:
+        command = importlib.import_module(module_name)
+        sub = subparsers.add_parser(command.NAME, help=command.HELP, description=command.HELP)
+        command.add_arguments(sub)
+        sub.set_defaults(run=command.run)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 0
+    return int(args.run(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
