@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 from fusionpot._version import __version__
 
-COMMANDS: tuple[str, ...] = ("fusionpot.cli.demo",)
+COMMANDS: tuple[str, ...] = ("fusionpot.cli.demo", "fusionpot.cli.label", "fusionpot.cli.sample")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,77 @@
+"""``fusionpot label``: ab initio labels for a file of geometries (resumable)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from ase.io import read
+
+from fusionpot.labels.base import Labeller, ProgramNotFoundError
+from fusionpot.labels.openqp import OpenQPLabeller
+from fusionpot.labels.runner import label_frames
+from fusionpot.labels.xtb import XTBLabeller
+
+NAME = "label"
+HELP = "Label geometries with ab initio energies and forces (OpenQP MRSF-TDDFT or tblite xTB)."
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("geometries", type=Path, help="input geometries (any ASE format, Å)")
+    parser.add_argument("-o", "--output", type=Path, required=True, help="output extxyz")
+    parser.add_argument("--method", choices=("mrsf", "xtb"), default="mrsf")
+    parser.add_argument("--states", type=int, default=3, help="MRSF: states S0..S{n-1}")
+    parser.add_argument("--functional", default="bhhlyp", help="MRSF functional")
+    parser.add_argument("--basis", default="6-31g", help="MRSF basis set")
+    parser.add_argument("--xtb-method", choices=("GFN1-xTB", "GFN2-xTB"), default="GFN2-xTB")
+    parser.add_argument("--charge", type=int, default=0)
+    parser.add_argument("--threads", type=int, default=None, help="OMP_NUM_THREADS for the backend")
+    parser.add_argument("--energies-only", action="store_true", help="skip gradients")
+    parser.add_argument("--no-reuse-orbitals", action="store_true", help="Hückel guess every frame")
+    parser.add_argument("--retry-failed", action="store_true", help="retry frames that failed")
+    parser.add_argument("--max-frames", type=int, default=None, help="stop after N new labels")
+    parser.add_argument("--failures", type=Path, default=None, help="failure log (JSON lines)")
+    parser.add_argument("--no-progress", action="store_true")
+
+
+def make_labeller(args: argparse.Namespace) -> Labeller:
+    """The backend selected by ``--method`` with its options."""
+    if args.method == "mrsf":
+        return OpenQPLabeller(
+            n_states=args.states,
+            functional=args.functional,
+            basis=args.basis,
+            charge=args.charge,
+            threads=args.threads,
+        )
+    return XTBLabeller(method=args.xtb_method, charge=args.charge, threads=args.threads)
+
+
+def run(args: argparse.Namespace) -> int:
+    if not args.geometries.exists():
+        print(f"fusionpot label: no such file {args.geometries}", file=sys.stderr)
+        return 2
+    try:
+        empty = args.geometries.stat().st_size == 0
+        frames = [] if empty else read(args.geometries, index=":")
+        labeller = make_labeller(args)
+        summary = label_frames(
+            frames if isinstance(frames, list) else [frames],
+            labeller,
+            args.output,
+            failures=args.failures,
+            forces=not args.energies_only,
+            reuse_orbitals=not args.no_reuse_orbitals,
+            retry_failed=args.retry_failed,
+            max_frames=args.max_frames,
+            progress=not args.no_progress,
+        )
+    except (ValueError, KeyError, ProgramNotFoundError) as error:
+        print(f"fusionpot label: {error}", file=sys.stderr)
+        return 2
+    print(
+        f"{summary.labelled} labelled, {summary.failed} failed, {summary.already_done} already "
+        f"done, {summary.skipped_failed} skipped (failed before) of {summary.total} frames"
+    )
+    return 0 if summary.failed == 0 else 1

@@ -1,0 +1,20 @@
+"""Geometry sampling for labelling campaigns: Wigner, constrained scans, hot MD, seam steps.
+
+Every function returns new ``ase.Atoms`` (positions Å) tagged with ``info["subset"]``.
+"""
+
+from fusionpot.sampling.geometry import pyramidalise, relaxed_scan
+from fusionpot.sampling.md import hot_md
+from fusionpot.sampling.pool import interleave
+from fusionpot.sampling.seam import seam_steps
+from fusionpot.sampling.wigner import normal_modes, wigner_positions
+
+__all__ = [
+    "hot_md",
+    "interleave",
+    "normal_modes",
+    "pyramidalise",
+    "relaxed_scan",
+    "seam_steps",
+    "wigner_positions",
+]

@@ -1,0 +1,38 @@
+"""Steps toward the S1/S0 intersection seam from labelled frames."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from ase import Atoms
+
+__all__ = ["seam_steps"]
+
+
+def seam_steps(
+    labelled: Atoms, scales: Sequence[float] = (1.0,), lower: int = 0, upper: int = 1
+) -> list[Atoms]:
+    """Geometries along the Newton step that closes the gap of a linear model.
+
+    With ΔE = E_upper − E_lower (eV) and g = ∇ΔE = F_lower − F_upper (eV/Å) from the
+    frame's ``energy_s{k}`` / ``forces_s{k}``, the step is dx = −ΔE g / |g|² (Å); returns
+    x + s·dx for each s in ``scales``, tagged ``info["seam_scale"]``.
+    """
+    try:
+        gap = labelled.info[f"energy_s{upper}"] - labelled.info[f"energy_s{lower}"]
+        g = labelled.arrays[f"forces_s{lower}"] - labelled.arrays[f"forces_s{upper}"]
+    except KeyError as error:
+        raise ValueError(
+            f"frame lacks {error.args[0]}: seam steps need energies and forces"
+        ) from None
+    norm2 = float(np.sum(g * g))
+    if norm2 == 0.0:
+        raise ValueError("zero gap gradient: no seam direction")
+    step = -gap * g / norm2
+    out = []
+    for scale in scales:
+        frame = Atoms(numbers=labelled.numbers, positions=labelled.positions + scale * step)
+        frame.info["seam_scale"] = float(scale)
+        out.append(frame)
+    return out

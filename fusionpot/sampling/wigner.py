@@ -1,0 +1,93 @@
+"""Normal modes from a finite-difference Hessian and Wigner sampling of positions."""
+
+from __future__ import annotations
+
+import tempfile
+
+import numpy as np
+from ase import Atoms, units
+from ase.calculators.calculator import Calculator
+from ase.vibrations import Vibrations
+
+__all__ = ["normal_modes", "wigner_positions"]
+
+HBAR = units._hbar * units.J * units.s  # eV · (Å sqrt(amu/eV)), ASE's time unit
+
+
+def normal_modes(
+    atoms: Atoms, calc: Calculator, delta: float = 0.01, soft_floor: float = 0.0025
+) -> tuple[np.ndarray, np.ndarray]:
+    """Vibrational modes of a minimum from ASE's central-difference Hessian.
+
+    Translations and rotations are projected out of the mass-weighted Hessian, leaving
+    3n-6 modes (3n-5 if linear). Returns (energies [n_modes] eV = ħω, modes
+    [n_modes, n_atoms, 3] mass-weighted orthonormal eigenvectors). Soft modes with
+    |ħω| < ``soft_floor`` eV (numerical noise of a flat torsion, either sign) get
+    ħω = soft_floor; a stronger imaginary mode raises ValueError. delta: Å.
+    """
+    work = atoms.copy()
+    work.calc = calc
+    with tempfile.TemporaryDirectory(prefix="fusionpot-vib-") as tmp:
+        vib = Vibrations(work, delta=delta, name=f"{tmp}/vib")
+        vib.run()
+        hessian = vib.get_vibrations().get_hessian_2d()  # [3n, 3n] eV/Å²
+    masses = np.repeat(atoms.get_masses(), 3)
+    weighted = hessian / np.sqrt(np.outer(masses, masses))
+    rigid = _rigid_body_basis(atoms)
+    projector = np.eye(len(masses)) - rigid @ rigid.T
+    weighted = projector @ (0.5 * (weighted + weighted.T)) @ projector
+    eigenvalues, vectors = np.linalg.eigh(weighted)  # eV / (Å² amu)
+    keep = np.sort(np.argsort(np.abs(eigenvalues))[rigid.shape[1] :])
+    energies = HBAR * np.sign(eigenvalues[keep]) * np.sqrt(np.abs(eigenvalues[keep]))
+    if np.any(energies < -soft_floor):
+        raise ValueError(f"imaginary modes {energies[energies < 0]} eV: not a minimum")
+    energies = np.maximum(energies, soft_floor)
+    modes = vectors[:, keep].T.reshape(len(keep), len(atoms), 3)
+    return energies, modes
+
+
+def _rigid_body_basis(atoms: Atoms) -> np.ndarray:
+    """Orthonormal mass-weighted translations and rotations, [3n, 6] (5 if linear)."""
+    sqrt_m = np.sqrt(atoms.get_masses())[:, None]
+    centred = atoms.positions - atoms.get_center_of_mass()
+    vectors = []
+    for axis in np.eye(3):
+        vectors.append((sqrt_m * axis).ravel())
+        vectors.append((sqrt_m * np.cross(axis, centred)).ravel())
+    u, s, _ = np.linalg.svd(np.array(vectors).T, full_matrices=False)
+    return u[:, s > 1e-6 * s.max()]
+
+
+def wigner_positions(
+    atoms: Atoms,
+    energies: np.ndarray,
+    modes: np.ndarray,
+    n_samples: int,
+    rng: np.random.Generator,
+    temperature: float = 0.0,
+) -> list[Atoms]:
+    """Positions drawn from the harmonic Wigner distribution of each mode.
+
+    For mode k with ħω_k = energies[k] (eV), the mass-weighted coordinate Q_k
+    (amu^½ Å) is Gaussian with variance σ_k² = ħ² / (2 ħω_k) · coth(ħω_k / 2 k_B T)
+    (T = 0: coth = 1); x = x_min + Σ_k Q_k modes[k] / sqrt(m).
+    modes: [n_modes, n_atoms, 3] mass-weighted orthonormal; temperature: K.
+    """
+    if n_samples < 0:
+        raise ValueError(f"n_samples must be >= 0, got {n_samples}")
+    if temperature < 0:
+        raise ValueError(f"temperature must be >= 0 K, got {temperature}")
+    coth = np.ones_like(energies)
+    if temperature > 0:
+        coth = 1.0 / np.tanh(energies / (2 * units.kB * temperature))
+    sigma = np.sqrt(HBAR**2 / (2 * energies) * coth)
+    inv_sqrt_m = 1.0 / np.sqrt(atoms.get_masses())[:, None]
+    samples = []
+    for _ in range(n_samples):
+        q = rng.normal(0.0, sigma)
+        displacement = np.einsum("k,kai->ai", q, modes) * inv_sqrt_m
+        sample = atoms.copy()
+        sample.calc = None
+        sample.positions = atoms.positions + displacement
+        samples.append(sample)
+    return samples
