@@ -1,0 +1,157 @@
+"""Run an ensemble: batches that shrink as trajectories stop, output, checkpoints, restarts."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+from tqdm import tqdm
+
+from fusionpot.namd.initial import InitialConditions
+from fusionpot.namd.integrator import DynamicsOptions, init, step
+from fusionpot.namd.io import SegmentWriter, atomic_torch_save
+from fusionpot.namd.providers import Provider
+from fusionpot.namd.state import SurfaceHoppingState, concat_states
+from fusionpot.namd.stopping import StopCriteria
+
+__all__ = ["CHECKPOINT_NAME", "run_ensemble"]
+
+CHECKPOINT_NAME = "checkpoint.pt"
+_CHECKPOINT_VERSION = 1
+
+
+def _maybe_concat(states: list[SurfaceHoppingState]) -> SurfaceHoppingState | None:
+    return concat_states(states) if states else None
+
+
+class _Progress:
+    """tqdm bar over finished trajectories: time, running, hops so far, worst drift."""
+
+    def __init__(self, total: int, done: int, enabled: bool):
+        self.bar = tqdm(total=total, initial=done, disable=not enabled, unit="traj")
+
+    def update(self, n_done: int, running: SurfaceHoppingState | None, hops: int, drift: float):
+        self.bar.update(n_done)
+        t = float(running.time.max()) if running is not None and running.n_traj else 0.0
+        n_run = running.n_traj if running is not None else 0
+        self.bar.set_postfix(t_fs=f"{t:.1f}", running=n_run, hops=hops, drift_eV=f"{drift:.2e}")
+
+    def close(self) -> None:
+        self.bar.close()
+
+
+def run_ensemble(
+    provider: Provider,
+    initial: InitialConditions,
+    options: DynamicsOptions,
+    stop: StopCriteria,
+    *,
+    seed: int = 0,
+    batch_size: int | None = None,
+    directory: str | os.PathLike[str] | None = None,
+    geometry_stride: int = 10,
+    checkpoint_every: int = 200,
+    progress: bool = False,
+    attrs: dict[str, Any] | None = None,
+) -> SurfaceHoppingState:
+    """Run every trajectory of ``initial`` until ``stop``; return their final states.
+
+    Up to ``batch_size`` trajectories (default: all) advance together with one provider
+    call per step; stopped ones leave the batch, and waiting ones are admitted once a
+    quarter of the batch is free. With ``directory``, records go to HDF5 segments there
+    (see ``io.py``) and a checkpoint is written atomically every ``checkpoint_every`` steps;
+    if a checkpoint is present the run continues from it and gives the same result as an
+    uninterrupted run. Final states are returned sorted by ``traj_id``.
+    """
+    size = len(initial) if batch_size is None else batch_size
+    if size < 1:
+        raise ValueError(f"batch_size must be ≥ 1, got {batch_size}")
+    if checkpoint_every < 1:
+        raise ValueError(f"checkpoint_every must be ≥ 1 step, got {checkpoint_every}")
+    writer = SegmentWriter(directory, geometry_stride) if directory is not None else None
+    meta = {"dt": options.dt, "n_states": provider.n_states, "seed": seed, **(attrs or {})}
+    pending = initial
+    running: SurfaceHoppingState | None = None
+    finished: list[SurfaceHoppingState] = []
+    device = initial.positions.device
+    checkpoint = Path(directory) / CHECKPOINT_NAME if directory is not None else None
+    if checkpoint is not None and checkpoint.exists():
+        data = torch.load(checkpoint, weights_only=True)
+        if data["version"] != _CHECKPOINT_VERSION:
+            raise ValueError(f"checkpoint {checkpoint} has unknown version {data['version']}")
+        pending = InitialConditions.from_dict(data["pending"]).to(device, initial.positions.dtype)
+        if data["running"] is not None:
+            running = SurfaceHoppingState.from_dict(data["running"], device)
+        if data["finished"] is not None:
+            finished = [SurfaceHoppingState.from_dict(data["finished"], device)]
+        assert writer is not None
+        writer.truncate(data["n_segments"])
+    elif writer is not None:
+        writer.truncate(0)
+
+    def save_checkpoint() -> None:
+        if writer is None or checkpoint is None:
+            return
+        writer.flush(meta)
+        done = _maybe_concat(finished)
+        atomic_torch_save(
+            {
+                "version": _CHECKPOINT_VERSION,
+                "pending": pending.to_dict(),
+                "running": None if running is None else running.to_dict(),
+                "finished": None if done is None else done.to_dict(),
+                "n_segments": writer.n_segments,
+            },
+            checkpoint,
+        )
+
+    n_done = sum(s.n_traj for s in finished)
+    bar = _Progress(len(initial), n_done, progress)
+    hops = sum(int(s.n_hops.sum()) for s in finished)
+    drift = max((float(s.max_drift.max()) for s in finished if s.n_traj), default=0.0)
+    n_steps = 0
+    while len(pending) or (running is not None and running.n_traj):
+        n_running = 0 if running is None else running.n_traj
+        if len(pending) and (n_running == 0 or size - n_running >= max(1, size // 4)):
+            take = min(size - n_running, len(pending))
+            admitted = pending.select(slice(0, take))
+            pending = pending.select(slice(take, None))
+            new = init(
+                provider,
+                admitted.positions,
+                admitted.velocities,
+                admitted.masses,
+                admitted.numbers,
+                admitted.active,
+                options,
+                seed,
+                admitted.traj_id,
+            )
+            if writer is not None:
+                writer.record(new)
+            running = new if running is None or n_running == 0 else concat_states([running, new])
+        assert running is not None
+        running, events = step(running, provider, options)
+        if writer is not None:
+            writer.record(running)
+            writer.record_hops(running, events)
+        drift = max(drift, float(running.max_drift.max()))
+        done = stop.done(running)
+        n_new_done = int(done.sum())
+        if n_new_done:
+            stopped = running.select(done)
+            if writer is not None:
+                writer.record_final(stopped)
+            finished.append(stopped)
+            running = running.select(~done)
+        hops += int(events.accepted.sum())
+        bar.update(n_new_done, running, hops, drift)
+        n_steps += 1
+        if n_steps % checkpoint_every == 0:
+            save_checkpoint()
+    save_checkpoint()
+    bar.close()
+    final = concat_states(finished)
+    return final.select(torch.argsort(final.traj_id))

@@ -1,0 +1,90 @@
+"""Electronic-structure providers: energies, forces and (optionally) couplings for a batch.
+
+A provider answers for ``n_traj`` geometries of one molecule at once, computing only
+what is asked. Any model that maps positions to the energies of ``n_states`` states
+becomes a provider by subclassing :class:`AutogradProvider` and writing
+:meth:`AutogradProvider.energies`; forces (and Hessians for Wigner sampling) then come
+from autograd.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+
+import torch
+
+__all__ = ["AutogradProvider", "Provider", "ProviderResult"]
+
+
+@dataclass(frozen=True)
+class ProviderResult:
+    """What a provider returns for ``n_traj`` geometries.
+
+    energies: [n_traj, n_states] eV (adiabatic, ascending)
+    forces: [n_traj, n_states, n_atoms, 3] eV/Å, F_s = -∂E_s/∂R
+    nac: [n_traj, n_states, n_states, n_atoms, 3] 1/Å, d_ij = <φ_i|∇φ_j>, or None
+    """
+
+    energies: torch.Tensor
+    forces: torch.Tensor
+    nac: torch.Tensor | None = None
+
+
+@runtime_checkable
+class Provider(Protocol):
+    """Anything that gives energies and forces of every state for a batch of geometries."""
+
+    n_states: int
+    has_nac: bool
+    #: coupling vectors have continuous phases along a path (analytic models); if False
+    #: the driver aligns the sign of each d_ij with the previous step's
+    smooth_nac: bool
+
+    def compute(
+        self, positions: torch.Tensor, numbers: torch.Tensor, *, nac: bool = False
+    ) -> ProviderResult:
+        """positions: [n_traj, n_atoms, 3] Å; numbers: [n_atoms]; nac: also return couplings."""
+        ...
+
+    def energies(self, positions: torch.Tensor, numbers: torch.Tensor) -> torch.Tensor:
+        """Differentiable energies [n_traj, n_states] eV (used for Hessians)."""
+        ...
+
+
+class AutogradProvider:
+    """Base class: forces of every state by autograd of :meth:`energies`.
+
+    Subclasses set ``n_states`` and implement ``energies``; those that can give coupling
+    vectors set ``has_nac = True`` and override :meth:`couplings`.
+    """
+
+    n_states: int = 1
+    has_nac: bool = False
+    smooth_nac: bool = False
+
+    def energies(self, positions: torch.Tensor, numbers: torch.Tensor) -> torch.Tensor:
+        """Energies [n_traj, n_states] eV of positions [n_traj, n_atoms, 3] Å."""
+        raise NotImplementedError
+
+    def couplings(self, positions: torch.Tensor, numbers: torch.Tensor) -> torch.Tensor:
+        """Coupling vectors [n_traj, n_states, n_states, n_atoms, 3] 1/Å."""
+        raise NotImplementedError(f"{type(self).__name__} provides no coupling vectors")
+
+    def compute(
+        self, positions: torch.Tensor, numbers: torch.Tensor, *, nac: bool = False
+    ) -> ProviderResult:
+        if nac and not self.has_nac:
+            raise ValueError(f"nac=True but {type(self).__name__} has no coupling vectors")
+        with torch.enable_grad():
+            pos = positions.detach().requires_grad_(True)
+            energies = self.energies(pos, numbers)
+            grads = [
+                torch.autograd.grad(energies[:, s].sum(), pos, retain_graph=s < self.n_states - 1)[
+                    0
+                ]
+                for s in range(self.n_states)
+            ]
+        forces = -torch.stack(grads, dim=1)
+        couplings = self.couplings(positions, numbers) if nac else None
+        return ProviderResult(energies.detach(), forces.detach(), couplings)
