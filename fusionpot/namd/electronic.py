@@ -8,9 +8,9 @@ Each of the ``n_sub`` substeps of length τ = Δt/n_sub uses E and σ interpolat
 linearly to the substep midpoint and the propagator
 c ← exp(−i diag(E) τ − σ τ) c, unitary because σ is real antisymmetric. The
 exponential is applied to c by its Taylor series, after splitting τ so that the
-generator's norm is ≤ ½ (20 terms: truncation < 1e-20 per application), which keeps the
-norm to rounding and, unlike a batched eigendecomposition, costs only small batched
-products.
+generator's norm is ≤ ½, with as many terms as make the truncation < 1e-17 per
+application; this keeps the norm to rounding and, unlike a batched eigendecomposition,
+costs only a few small batched products.
 
 Fewest-switches hopping probability out of the active state a, accumulated over the
 substeps (Tully, J. Chem. Phys. 93, 1061 (1990), eq. 19 with Hermitian H diagonal):
@@ -32,22 +32,28 @@ from fusionpot.namd.units import AU_TIME_FS, HARTREE_EV
 
 __all__ = ["apply_unitary_exp", "propagate_amplitudes"]
 
-_TAYLOR_TERMS = 20
+_TRUNCATION = 1e-17
 
 
 def apply_unitary_exp(generator: torch.Tensor, vector: torch.Tensor) -> torch.Tensor:
     """exp(A) c for anti-Hermitian A [n_traj, S, S] and c [n_traj, S] (complex).
 
-    Scaling: A is split into 2^s equal parts with ‖A‖₁/2^s ≤ ½ (s shared by the batch),
-    and each part applied by a 20-term Taylor series.
+    Scaling: A is split into 2^s equal parts with ‖A‖₁/2^s ≤ ½ (s shared by the batch);
+    each part is applied by its Taylor series up to the first order K with
+    ‖A/2^s‖^(K+1)/(K+1)! < 1e-17.
     """
     norm = float(generator.abs().sum(dim=1).max()) if generator.numel() else 0.0
     splits = 1 if norm <= 0.5 else 2 ** math.ceil(math.log2(norm / 0.5))
+    part = norm / splits
+    n_terms, bound = 1, part
+    while bound > _TRUNCATION:
+        n_terms += 1
+        bound *= part / n_terms
     a = generator / splits
     c = vector
     for _ in range(splits):
         term, total = c, c
-        for n in range(1, _TAYLOR_TERMS + 1):
+        for n in range(1, n_terms + 1):
             term = (a @ term[..., None])[..., 0] / n
             total = total + term
         c = total
