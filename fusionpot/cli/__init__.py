@@ -13,7 +13,13 @@ from collections.abc import Sequence
 
 from fusionpot._version import __version__
 
-COMMANDS: tuple[str, ...] = ("fusionpot.cli.demo", "fusionpot.cli.label", "fusionpot.cli.sample")
+COMMANDS: tuple[str, ...] = (
+    "fusionpot.cli.demo",
+    "fusionpot.cli.label",
+    "fusionpot.cli.sample",
+    "fusionpot.cli.namd",
+    "fusionpot.cli.namd_analyze",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

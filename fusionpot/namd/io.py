@@ -16,7 +16,7 @@ so a restart drops later ones and rewrites them identically.
   ``energies [n_traj, n_frames, S] eV``, ``kinetic [n_traj, n_frames] eV``,
   ``total_energy [n_traj, n_frames] eV`` (NaN after a trajectory stopped)
 * ``geometry_step [n_geom]``, ``positions [n_traj, n_geom, n_atoms, 3] Å`` (NaN padded)
-* ``hops/{traj_id, time, source, target, accepted}``
+* ``hops/{traj_id, time, source, target, accepted}`` (every attempt, by trajectory and time)
 * ``final/{positions, velocities, active, time, n_hops, max_drift}`` per trajectory
 * attributes: ``dt`` fs, ``n_states``, ``seed``, ``config`` (YAML text), units
 """
@@ -26,6 +26,7 @@ from __future__ import annotations
 import os
 import tempfile
 from collections import defaultdict
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -153,7 +154,7 @@ def _read_segments(directories: list[Path]) -> tuple[dict[str, np.ndarray], dict
     return {k: np.concatenate(v) for k, v in parts.items()}, attrs
 
 
-def merge(directories: list[str | os.PathLike[str]], output: str | os.PathLike[str]) -> Path:
+def merge(directories: Sequence[str | os.PathLike[str]], output: str | os.PathLike[str]) -> Path:
     """Join the segments of run directories (one per shard) into one HDF5 file ``output``."""
     dirs = [Path(d) for d in directories]
     rows, attrs = _read_segments(dirs)
@@ -200,9 +201,10 @@ def merge(directories: list[str | os.PathLike[str]], output: str | os.PathLike[s
                 f.create_dataset("geometry_step", data=g_steps)
                 f.create_dataset("positions", data=positions, compression="gzip")
             hops = f.create_group("hops")
+            hop_order = np.lexsort((rows.get("hop_time", []), rows.get("hop_traj_id", [])))
             for name in ("traj_id", "time", "source", "target", "accepted"):
-                key = f"hop_{name}"
-                hops.create_dataset(name, data=rows.get(key, np.zeros(0)))
+                column = rows.get(f"hop_{name}", np.zeros(0))
+                hops.create_dataset(name, data=column[hop_order])
             final = f.create_group("final")
             if "final_traj_id" in rows:
                 order = np.argsort(rows["final_traj_id"])

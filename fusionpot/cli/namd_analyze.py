@@ -1,0 +1,28 @@
+"""``fusionpot namd-analyze run.h5``: populations, lifetime, products and quantum yields."""
+
+from __future__ import annotations
+
+import argparse
+
+NAME = "namd-analyze"
+HELP = "analyse a surface-hopping run: population plot, lifetime fit, products, yields"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("run", help="merged run file (run.h5 from 'fusionpot namd')")
+    parser.add_argument(
+        "--products",
+        default=None,
+        help="YAML with 'collective_variables' and ordered 'products' rules (see docs)",
+    )
+    parser.add_argument("--out", default=None, help="output folder (default: next to run.h5)")
+    parser.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples")
+    parser.add_argument("--seed", type=int, default=0, help="bootstrap seed")
+
+
+def run(args: argparse.Namespace) -> int:
+    from fusionpot.namd.report import analyse_run
+
+    summary = analyse_run(args.run, args.products, args.out, args.bootstrap, args.seed)
+    print(summary)
+    return 0
