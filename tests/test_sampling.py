@@ -1,0 +1,130 @@
+"""Sampling: Wigner statistics, seam steps, constrained scans, pyramidalisation, pools."""
+
+from __future__ import annotations
+
+import tempfile
+
+import numpy as np
+import pytest
+from ase import Atoms
+from ase.build import molecule
+from ase.calculators.emt import EMT
+from ase.vibrations import Vibrations
+
+from fusionpot.sampling import (
+    hot_md,
+    interleave,
+    normal_modes,
+    pyramidalise,
+    relaxed_scan,
+    seam_steps,
+    wigner_positions,
+)
+
+
+def _xtb():
+    tblite_ase = pytest.importorskip("tblite.ase", reason="tblite not installed")
+    return tblite_ase.TBLite(method="GFN2-xTB", verbosity=0)
+
+
+def _relaxed_water(calc) -> Atoms:
+    from ase.optimize import BFGS
+
+    atoms = molecule("H2O")
+    atoms.calc = calc
+    BFGS(atoms, logfile=None).run(fmax=1e-4)
+    atoms.calc = None
+    return atoms
+
+
+def test_wigner_mean_potential_energy_is_quarter_hbar_omega_per_mode():
+    calc = _xtb()
+    water = _relaxed_water(calc)
+    energies, modes = normal_modes(water, calc)
+    assert energies.shape == (3,) and modes.shape == (3, 3, 3)
+    assert np.all(energies > 0.1) and np.all(energies < 0.6)  # bend and stretches, eV
+    samples = wigner_positions(water, energies, modes, 3000, np.random.default_rng(1))
+    work = water.copy()
+    work.calc = calc
+    with tempfile.TemporaryDirectory() as tmp:
+        vib = Vibrations(work, name=f"{tmp}/vib")
+        vib.run()
+        hessian = vib.get_vibrations().get_hessian_2d()
+    dx = np.array([(s.positions - water.positions).ravel() for s in samples])
+    mean_v = 0.5 * np.mean(np.einsum("si,ij,sj->s", dx, hessian, dx))
+    assert mean_v == pytest.approx(energies.sum() / 4, rel=0.06)
+
+
+def test_wigner_rejects_negative_temperature():
+    with pytest.raises(ValueError, match="temperature"):
+        wigner_positions(
+            Atoms("H2"), np.ones(1), np.zeros((1, 2, 3)), 1, np.random.default_rng(), -1.0
+        )
+
+
+def test_seam_step_closes_a_linear_gap_exactly():
+    rng = np.random.default_rng(3)
+    positions = rng.normal(size=(4, 3))
+    g0, g1 = rng.normal(size=(4, 3)), rng.normal(size=(4, 3))  # dE/dx of each state, eV/Å
+
+    def energies(x):
+        return 1.0 + np.sum(g0 * (x - positions)), 3.5 + np.sum(g1 * (x - positions))
+
+    frame = Atoms("CH3", positions=positions)
+    frame.info.update(energy_s0=1.0, energy_s1=3.5)
+    frame.arrays["forces_s0"], frame.arrays["forces_s1"] = -g0, -g1
+    full, half = seam_steps(frame, scales=(1.0, 0.5))
+    e0, e1 = energies(full.positions)
+    assert e1 - e0 == pytest.approx(0.0, abs=1e-12)
+    e0, e1 = energies(half.positions)
+    assert e1 - e0 == pytest.approx(1.25)
+    with pytest.raises(ValueError, match="forces_s0"):
+        seam_steps(Atoms("H", info={"energy_s0": 0.0, "energy_s1": 1.0}))
+
+
+def test_pyramidalise_moves_the_centre_out_of_its_neighbours_plane():
+    atoms = molecule("C2H4")
+    out = pyramidalise(atoms, 0, (1, 2, 3), 0.3)
+    n0, n1, n2 = out.positions[[1, 2, 3]]
+    normal = np.cross(n1 - n0, n2 - n0)
+    normal /= np.linalg.norm(normal)
+    assert abs(np.dot(out.positions[0] - n0, normal)) == pytest.approx(0.3, abs=1e-9)
+    assert np.allclose(out.positions[1:], atoms.positions[1:])
+    with pytest.raises(ValueError, match="3 neighbours"):
+        pyramidalise(atoms, 0, (1, 2), 0.3)
+
+
+def test_relaxed_scan_holds_the_torsion_and_bond():
+    calc = _xtb()
+    h2o2 = molecule("H2O2")
+    points = relaxed_scan(h2o2, calc, values=[100.0, 140.0], dihedral=(2, 0, 1, 3), fmax=0.1)
+    for point, value in zip(points, (100.0, 140.0), strict=True):
+        assert point.get_dihedral(2, 0, 1, 3) == pytest.approx(value, abs=0.5)
+        assert point.info["scan_value"] == value
+    stretched = relaxed_scan(h2o2, calc, values=[1.6], bond=(0, 1), fmax=0.1)[0]
+    assert stretched.get_distance(0, 1) == pytest.approx(1.6, abs=1e-3)
+    with pytest.raises(ValueError, match="exactly one"):
+        relaxed_scan(h2o2, calc, values=[1.0])
+
+
+def test_hot_md_gives_distinct_timed_frames():
+    cluster = Atoms("Cu4", positions=[[0, 0, 0], [2.5, 0, 0], [0, 2.5, 0], [0, 0, 2.5]])
+    frames = hot_md(
+        cluster,
+        EMT(),
+        temperature=800.0,
+        n_frames=3,
+        stride_fs=5.0,
+        equilibration_fs=5.0,
+        rng=np.random.default_rng(0),
+    )
+    assert [f.info["md_time_fs"] for f in frames] == [10.0, 15.0, 20.0]
+    assert not np.allclose(frames[0].positions, frames[1].positions)
+
+
+def test_interleave_puts_priority_subsets_first_and_round_robins_the_rest():
+    subsets = {name: [Atoms("H") for _ in range(n)] for name, n in (("a", 3), ("b", 1), ("c", 2))}
+    pool = interleave(subsets, first=("b",))
+    assert [f.info["subset"] for f in pool] == ["b", "a", "c", "a", "c", "a"]
+    with pytest.raises(ValueError, match="unknown subsets"):
+        interleave(subsets, first=("z",))
