@@ -2,9 +2,8 @@
 
 >>> import torch
 >>> from fusionpot.fusion import FusionBlock
->>> block = FusionBlock("((A, A), h) -> 0e+1o", {"A": "0e+1o", "h": "1o"}, n_channels=2)
->>> block = block.to(torch.float64)
->>> assert_equivariant(block)
+>>> diagram, leaves = "((A, A), h) -> 0e+1o", {"A": "0e+1o", "h": "1o"}
+>>> assert_equivariant(FusionBlock(diagram, leaves, n_channels=2, dtype=torch.float64))
 """
 
 from __future__ import annotations
@@ -47,7 +46,8 @@ def assert_equivariant(
     leaves, node_attrs = random_leaves(block, n_nodes, generator)
     rotation = Rotation.random(random_state=np.random.default_rng(seed)).as_matrix()
     transforms = {"rotation": rotation, "inversion": -np.eye(3), "rotoinversion": -rotation}
-    out = block(leaves, node_attrs)
+    with torch.no_grad():
+        out = block(leaves, node_attrs)
     scale = max(float(out.abs().max()), 1e-30)
     for label, matrix in transforms.items():
         g = torch.as_tensor(matrix, dtype=out.dtype)
@@ -59,7 +59,8 @@ def assert_equivariant(
             name: act(format_irreps_list(block.leaf_irreps[name]), x) for name, x in leaves.items()
         }
         expected = act(str(block.irreps_out), out)
-        error = float((block(moved, node_attrs) - expected).abs().max()) / scale
+        with torch.no_grad():
+            error = float((block(moved, node_attrs) - expected).abs().max()) / scale
         if not error <= atol:
             raise AssertionError(
                 f"{block.diagram}: {label} changes the output by {error:.2e} (relative) > {atol:g}"

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Hashable, Mapping
 from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
 
@@ -70,14 +71,19 @@ class _CouplingGroup(torch.nn.Module):
     """All couplings of one vertex that share ``(l1, l2, l3)``."""
 
     def __init__(
-        self, couplings: list[Coupling], left: _Layout, right: _Layout, out: _Layout
+        self,
+        couplings: list[Coupling],
+        left: _Layout,
+        right: _Layout,
+        out: _Layout,
+        dtype: torch.dtype,
     ) -> None:
         super().__init__()
         ir1, ir2, ir3 = couplings[0].irreps
         self.n_couplings = len(couplings)
         self.dim_left, self.dim_right = ir1.dim, ir2.dim
         cg = clebsch_gordan(ir1.l, ir2.l, ir3.l).reshape(ir1.dim * ir2.dim, ir3.dim)
-        self.register_buffer("cg", cg.to(torch.get_default_dtype()))
+        self.register_buffer("cg", cg.to(dtype))
         self.register_buffer("left_index", left.indices([c.left for c in couplings]))
         self.register_buffer("right_index", right.indices([c.right for c in couplings]))
         self.register_buffer("out_index", out.indices([c.out for c in couplings]))
@@ -111,6 +117,7 @@ class _Vertex(torch.nn.Module):
         n_weights: int,
         n_channels: int,
         n_elements: int,
+        dtype: torch.dtype,
     ) -> None:
         super().__init__()
         self.left = left
@@ -121,15 +128,14 @@ class _Vertex(torch.nn.Module):
             key = tuple(ir.l for ir in coupling.irreps)
             by_type.setdefault(key, []).append(coupling)  # type: ignore[arg-type]
         self.groups = torch.nn.ModuleList(
-            _CouplingGroup(group, *layouts) for _, group in sorted(by_type.items())
+            _CouplingGroup(group, *layouts, dtype=dtype) for _, group in sorted(by_type.items())
         )
         self.weighted = n_weights > 0
         self.n_elements = n_elements
         # [max(n_elements, 1), n_weights, n_channels]; empty when unweighted.
         fan_in = _fan_in(couplings, n_weights)
-        self.weight = torch.nn.Parameter(
-            torch.randn(max(n_elements, 1), n_weights, n_channels) / fan_in.sqrt()[:, None]
-        )
+        weight = torch.randn(max(n_elements, 1), n_weights, n_channels, dtype=torch.float64)
+        self.weight = torch.nn.Parameter((weight / fan_in.sqrt()[:, None]).to(dtype))
 
     def channel_weights(self, node_attrs: torch.Tensor | None) -> torch.Tensor:
         """Weights as ``[n_nodes or 1, n_channels, n_weights]``."""
@@ -147,8 +153,7 @@ class _Vertex(torch.nn.Module):
         weights: torch.Tensor | None = None
         if self.weighted:
             weights = self.channel_weights(node_attrs)
-        shape = (*x_left.shape[:-1], self.dim_out)
-        out = torch.zeros(shape, dtype=x_left.dtype, device=x_left.device)
+        out = x_left.new_zeros(x_left.shape[0], x_left.shape[1], self.dim_out)
         for group in self.groups:
             out = out.index_add(-1, group.out_index, group(x_left, x_right, weights))
         return out
@@ -166,17 +171,6 @@ def _fan_in(couplings: list[Coupling], n_weights: int) -> torch.Tensor:
     return fan_in
 
 
-def _subtrees(diagram: FusionDiagram) -> list[tuple[tuple[int, ...], tuple[int, ...]]]:
-    """Leaf positions and vertex indices under every node, in node order."""
-    subtrees: list[tuple[tuple[int, ...], tuple[int, ...]]] = [
-        ((k,), ()) for k in range(diagram.n_leaves)
-    ]
-    for v, (left, right) in enumerate(diagram.vertices):
-        (leaves_l, vertices_l), (leaves_r, vertices_r) = subtrees[left], subtrees[right]
-        subtrees.append((leaves_l + leaves_r, (*vertices_l, *vertices_r, v)))
-    return subtrees
-
-
 class FusionBlock(torch.nn.Module):
     """Equivariant multilinear layer compiled from a fusion diagram.
 
@@ -186,8 +180,12 @@ class FusionBlock(torch.nn.Module):
         n_channels: number of channels ``c`` (each channel is fused with itself).
         weights: ``"vertex"`` (product of per-coupling weights) or ``"path"``.
         n_elements: when > 0, weights are per element, selected by ``node_attrs``.
-        lmax: largest ``l`` on internal edges (default: no limit beyond what can
-            still reach an output irrep).
+        lmax: largest ``l`` on internal edges. Default: the largest leaf ``l`` plus
+            the largest output ``l``, which loses nothing for trees of depth two such
+            as MACE's ``((A, A), A)``; deeper trees may need more.
+        dtype: of weights and coupling tensors (default: torch's default dtype).
+            Build float64 blocks with ``dtype=torch.float64`` rather than converting
+            a float32 one, whose coupling tensors were rounded to float32.
 
     Input: ``leaves[name]: [n_nodes, n_channels, dim(leaf_irreps[name])]`` and, with
     per-element weights, ``node_attrs: [n_nodes, n_elements]`` (one-hot).
@@ -199,6 +197,17 @@ class FusionBlock(torch.nn.Module):
     torch.Size([10, 4, 4])
     """
 
+    # Python-side description of the block; TorchScript only needs the vertices.
+    __jit_ignored_attributes__: ClassVar[list[str]] = [
+        "diagram",
+        "leaf_irreps",
+        "selection",
+        "paths",
+        "irreps_out",
+        "_weight_of",
+    ]
+    __jit_unused_properties__: ClassVar[list[str]] = ["n_weights"]
+
     def __init__(
         self,
         diagram: FusionDiagram | str,
@@ -207,6 +216,7 @@ class FusionBlock(torch.nn.Module):
         weights: str = "vertex",
         n_elements: int = 0,
         lmax: int | None = None,
+        dtype: torch.dtype | None = None,
     ) -> None:
         super().__init__()
         if isinstance(diagram, str):
@@ -226,7 +236,6 @@ class FusionBlock(torch.nn.Module):
 
         max_leaf_l = max(ir.l for irs in self.leaf_irreps.values() for ir in irs)
         unbounded = max_leaf_l * diagram.n_leaves + max(ir.l for ir in diagram.irreps_out)
-        self._subtrees = _subtrees(diagram)
         candidates = admissible_paths(
             diagram, self.leaf_irreps, unbounded if lmax is None else lmax
         )
@@ -239,11 +248,12 @@ class FusionBlock(torch.nn.Module):
 
         self.leaf_names = list(diagram.leaf_names)
         self.leaf_dims = {name: sum(ir.dim for ir in irs) for name, irs in self.leaf_irreps.items()}
+        dtype = torch.get_default_dtype() if dtype is None else dtype
         plan = self._plan()
         # Python-side bookkeeping for path_weights: coupling -> weight index per vertex.
         self._weight_of = [{(c.left, c.right, c.out): c.weight for c in cs} for cs, _, _ in plan]
         self.vertices = torch.nn.ModuleList(
-            _Vertex(left, right, couplings, layouts, n_weights, n_channels, n_elements)
+            _Vertex(left, right, couplings, layouts, n_weights, n_channels, n_elements, dtype)
             for (left, right), (couplings, layouts, n_weights) in zip(
                 diagram.vertices, plan, strict=True
             )
@@ -259,13 +269,7 @@ class FusionBlock(torch.nn.Module):
             return path.output
         if self.weight_mode == "vertex":
             return path.edges[node - diagram.n_leaves]
-        # Path mode: the slot is the partial path, i.e. the labels of the subtree.
-        leaves, vertices = self._subtrees[node]
-        return (
-            node,
-            tuple(path.leaf_irreps[k] for k in leaves),
-            tuple(path.edges[v] for v in vertices),
-        )
+        return path.partial(diagram, node)  # path mode: one slot per partial path
 
     def _couplings(self, path: FusionPath) -> list[tuple[Hashable, Hashable, Hashable]]:
         return [

@@ -167,6 +167,17 @@ class FusionDiagram:
         """
         return _number_nodes(self.tree)[1]
 
+    @cached_property
+    def subtrees(self) -> tuple[tuple[tuple[int, ...], tuple[int, ...]], ...]:
+        """Leaf positions and vertex indices under every node, in node order."""
+        subtrees: list[tuple[tuple[int, ...], tuple[int, ...]]] = [
+            ((k,), ()) for k in range(self.n_leaves)
+        ]
+        for v, (left, right) in enumerate(self.vertices):
+            (leaves_l, vertices_l), (leaves_r, vertices_r) = subtrees[left], subtrees[right]
+            subtrees.append((leaves_l + leaves_r, (*vertices_l, *vertices_r, v)))
+        return tuple(subtrees)
+
     @property
     def n_leaves(self) -> int:
         return len(self.leaf_names)

@@ -62,6 +62,15 @@ class FusionPath:
         ]
         return leaves + list(self.edges)
 
+    def partial(self, diagram: FusionDiagram, node: int) -> tuple:
+        """The labels of the subtree under ``node``: identifies the partial path there."""
+        leaves, vertices = diagram.subtrees[node]
+        return (
+            node,
+            tuple(self.leaf_irreps[k] for k in leaves),
+            tuple(self.edges[v] for v in vertices),
+        )
+
     def describe(self, diagram: FusionDiagram, leaf_irreps: LeafIrreps) -> str:
         """The tree with every edge labelled, e.g. ``((A:1o, A:1o)->2e, A:2e)->0e``."""
         irreps = self.node_irreps(diagram, leaf_irreps)

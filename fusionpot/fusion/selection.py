@@ -1,61 +1,30 @@
 """Which admissible paths carry parameters, once identical leaves are accounted for.
 
-Leaves with the same name are the same tensor, so only the symmetrisation of a path's
-coupling tensor over the permutations of identical leaves matters. Some paths then
-vanish identically and some repeat others; :func:`select_paths` finds both by
-projecting each symmetrised tensor onto one canonical block and Gram–Schmidt
-orthogonalising the projections.
+Leaves with the same name are the same tensor, so a path is a polynomial map of the
+distinct leaf tensors. Some of these maps vanish identically (e.g. the antisymmetric
+``1o ⊗ 1o -> 1e`` of one vector with itself) and some are linear combinations of
+others; neither may carry parameters.
+
+We decide both by evaluating every path at random inputs: a polynomial that is not
+identically zero is nonzero at random points with probability one, and linear
+relations between the maps are exactly the relations between their value vectors
+once there are more sample points than paths. Evaluations share work along the tree
+(partial paths are memoised), so this costs far less than materialising and
+symmetrising each path's full coupling tensor.
 """
 
 from __future__ import annotations
 
-import itertools
 from dataclasses import dataclass
 
 import torch
 
-from fusionpot.fusion.coupling import path_tensor
+from fusionpot.fusion.coupling import clebsch_gordan
 from fusionpot.fusion.diagram import FusionDiagram
 from fusionpot.fusion.paths import FusionPath, LeafIrreps, path_order
 
 VANISHING_TOLERANCE = 1e-9
-"""Relative norm below which a symmetrised path counts as zero or as repeated."""
-
-
-def leaf_permutations(diagram: FusionDiagram) -> list[tuple[int, ...]]:
-    """Permutations ``σ`` of leaf positions that map every leaf to one of the same name."""
-    groups: dict[str, list[int]] = {}
-    for position, name in enumerate(diagram.leaf_names):
-        groups.setdefault(name, []).append(position)
-    perms = []
-    for images in itertools.product(*(itertools.permutations(g) for g in groups.values())):
-        sigma = [0] * diagram.n_leaves
-        for group, image in zip(groups.values(), images, strict=True):
-            for position, target in zip(group, image, strict=True):
-                sigma[position] = target
-        perms.append(tuple(sigma))
-    return perms
-
-
-def symmetrised_block(
-    tensor: torch.Tensor, path: FusionPath, perms: list[tuple[int, ...]]
-) -> tuple[tuple[int, ...], torch.Tensor]:
-    """Restriction of the leaf-symmetrised coupling tensor to its canonical block.
-
-    ``tensor`` is ``T[m_1, …, m_n, m_out]`` over the path's leaf irreps. Permuting
-    axes by ``σ`` moves it to the block with leaf irreps ``a[σ[j]]``; the symmetrised
-    tensor is fixed by its restriction to any one block of that orbit, and we take the
-    smallest. Returns that block's leaf-irrep indices and ``Σ_{σ → canonical} σ·T``.
-    """
-    assignment = path.leaf_irreps
-    moved = {sigma: tuple(assignment[s] for s in sigma) for sigma in perms}
-    canonical = min(moved.values())
-    n = len(assignment)
-    block = sum(
-        (tensor.permute(*sigma, n) for sigma, target in moved.items() if target == canonical),
-        start=torch.zeros(()),
-    )
-    return canonical, block
+"""Relative norm below which a path's values count as zero or as repeated."""
 
 
 @dataclass(frozen=True)
@@ -64,7 +33,7 @@ class PathSelection:
 
     kept: tuple[FusionPath, ...]
     vanishing: tuple[FusionPath, ...]
-    """Paths whose symmetrised map is identically zero."""
+    """Paths whose map is identically zero on identical leaves."""
     redundant: tuple[FusionPath, ...]
     """Nonzero paths that are linear combinations of kept ones."""
 
@@ -73,29 +42,81 @@ class PathSelection:
         return tuple(sorted(self.kept + self.redundant, key=path_order))
 
 
+class _PathEvaluator:
+    """Values of partial paths at fixed random inputs: ``[n_samples, 2l+1]`` each.
+
+    With ``identical=True`` leaves of one name share their samples (the real map);
+    otherwise every leaf position gets its own, which never vanishes and gives the
+    scale against which vanishing is judged.
+    """
+
+    def __init__(
+        self,
+        diagram: FusionDiagram,
+        leaf_irreps: LeafIrreps,
+        n_samples: int,
+        generator: torch.Generator,
+        identical: bool,
+    ) -> None:
+        self.diagram = diagram
+        self.leaf_irreps = leaf_irreps
+        sources = diagram.leaf_names if identical else range(diagram.n_leaves)
+        samples = {
+            source: torch.randn(
+                n_samples,
+                sum(ir.dim for ir in leaf_irreps[diagram.leaf_names[k]]),
+                generator=generator,
+                dtype=torch.float64,
+            )
+            for k, source in reversed(list(enumerate(sources)))
+        }
+        self.inputs = [samples[source] for source in sources]
+        self.memo: dict[tuple, torch.Tensor] = {}
+
+    def __call__(self, path: FusionPath, node: int) -> torch.Tensor:
+        key = path.partial(self.diagram, node)
+        if key in self.memo:
+            return self.memo[key]
+        irreps = path.node_irreps(self.diagram, self.leaf_irreps)
+        n = self.diagram.n_leaves
+        if node < n:
+            choices = self.leaf_irreps[self.diagram.leaf_names[node]]
+            start = sum(ir.dim for ir in choices[: path.leaf_irreps[node]])
+            value = self.inputs[node][:, start : start + irreps[node].dim]
+        else:
+            left, right = self.diagram.vertices[node - n]
+            cg = clebsch_gordan(irreps[left].l, irreps[right].l, irreps[node].l)
+            outer = self(path, left).unsqueeze(2) * self(path, right).unsqueeze(1)
+            value = outer.flatten(1) @ cg.flatten(0, 1)
+        self.memo[key] = value
+        return value
+
+
 def select_paths(
-    diagram: FusionDiagram, leaf_irreps: LeafIrreps, paths: list[FusionPath]
+    diagram: FusionDiagram, leaf_irreps: LeafIrreps, paths: list[FusionPath], seed: int = 0
 ) -> PathSelection:
-    """Keep a maximal linearly independent set of nonvanishing symmetrised paths.
+    """Keep a maximal linearly independent set of nonvanishing paths.
 
     Paths are visited in order and kept when they add a new direction, so among
-    repeats the first one is kept.
+    repeats the first one is kept. Deterministic for a given ``seed``.
     """
-    perms = leaf_permutations(diagram)
+    generator = torch.Generator().manual_seed(seed)
+    n_samples = len(paths) + 16
+    on_identical = _PathEvaluator(diagram, leaf_irreps, n_samples, generator, identical=True)
+    on_distinct = _PathEvaluator(diagram, leaf_irreps, n_samples, generator, identical=False)
+    root = diagram.n_leaves + diagram.n_vertices - 1
     kept: list[FusionPath] = []
     vanishing: list[FusionPath] = []
     redundant: list[FusionPath] = []
-    bases: dict[tuple[int, tuple[int, ...]], list[torch.Tensor]] = {}
+    bases: dict[int, list[torch.Tensor]] = {}
     for path in paths:
-        tensor = path_tensor(diagram, leaf_irreps, path)
-        canonical, block = symmetrised_block(tensor, path, perms)
-        vector = block.flatten()
-        norm = float(vector.norm())
-        if norm <= VANISHING_TOLERANCE * float(tensor.norm()):
+        values = on_identical(path, root).flatten()
+        norm = float(values.norm())
+        if norm <= VANISHING_TOLERANCE * float(on_distinct(path, root).norm()):
             vanishing.append(path)
             continue
-        basis = bases.setdefault((path.output, canonical), [])
-        residual = vector
+        basis = bases.setdefault(path.output, [])
+        residual = values
         for _ in range(2):  # twice is enough for Gram–Schmidt in floating point
             for q in basis:
                 residual = residual - (q @ residual) * q
@@ -107,4 +128,4 @@ def select_paths(
     return PathSelection(tuple(kept), tuple(vanishing), tuple(redundant))
 
 
-__all__ = ["PathSelection", "leaf_permutations", "select_paths", "symmetrised_block"]
+__all__ = ["VANISHING_TOLERANCE", "PathSelection", "select_paths"]
