@@ -116,7 +116,7 @@ def _seam(args: argparse.Namespace) -> int:
         new = new[: max(0, args.max_total - len(existing))]
     if new or not args.output.exists():
         buffer = StringIO()
-        write(buffer, existing + new, format="extxyz")
+        write(buffer, new + existing, format="extxyz")  # newest steps are labelled first
         atomic_write_text(args.output, buffer.getvalue())
     parent_gaps = [round(float(gaps[i]), 3) for i in order]
     print(f"{len(new)} new seam steps -> {args.output} (parent gaps {parent_gaps} eV)")
