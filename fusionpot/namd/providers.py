@@ -9,12 +9,13 @@ from autograd.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 import torch
 
-__all__ = ["AutogradProvider", "Provider", "ProviderResult"]
+__all__ = ["AutogradProvider", "ModuleProvider", "Provider", "ProviderResult"]
 
 
 @dataclass(frozen=True)
@@ -71,6 +72,28 @@ class AutogradProvider:
         """Coupling vectors [n_traj, n_states, n_states, n_atoms, 3] 1/Å."""
         raise NotImplementedError(f"{type(self).__name__} provides no coupling vectors")
 
+    _vmap_gradients: bool = True
+
+    def _state_gradients(self, energies: torch.Tensor, pos: torch.Tensor) -> torch.Tensor:
+        """∂E_s/∂R for every state: [n_traj, S, n_atoms, 3], in one vmapped backward pass
+        (``is_grads_batched``) or, for models vmap cannot handle, one pass per state."""
+        n_states = energies.shape[1]
+        if self._vmap_gradients:
+            eye = torch.eye(n_states, dtype=energies.dtype, device=energies.device)
+            seeds = eye[:, None, :].expand(n_states, *energies.shape)
+            try:
+                grads = torch.autograd.grad(
+                    energies, pos, grad_outputs=seeds, is_grads_batched=True, retain_graph=True
+                )[0]
+                return grads.transpose(0, 1)
+            except RuntimeError:
+                self._vmap_gradients = False
+        per_state = [
+            torch.autograd.grad(energies[:, s].sum(), pos, retain_graph=True)[0]
+            for s in range(n_states)
+        ]
+        return torch.stack(per_state, dim=1)
+
     def compute(
         self, positions: torch.Tensor, numbers: torch.Tensor, *, nac: bool = False
     ) -> ProviderResult:
@@ -79,12 +102,31 @@ class AutogradProvider:
         with torch.enable_grad():
             pos = positions.detach().requires_grad_(True)
             energies = self.energies(pos, numbers)
-            grads = [
-                torch.autograd.grad(energies[:, s].sum(), pos, retain_graph=s < self.n_states - 1)[
-                    0
-                ]
-                for s in range(self.n_states)
-            ]
-        forces = -torch.stack(grads, dim=1)
+            forces = -self._state_gradients(energies, pos)
         couplings = self.couplings(positions, numbers) if nac else None
         return ProviderResult(energies.detach(), forces.detach(), couplings)
+
+
+class ModuleProvider(AutogradProvider):
+    """Any differentiable model as a provider.
+
+    model: callable (e.g. a ``torch.nn.Module``, TorchScript included) mapping
+    positions [n_traj, n_atoms, 3] Å and numbers [n_atoms] to energies
+    [n_traj, n_states] eV; n_states: how many states it returns. Forces come from
+    autograd, one backward pass per state.
+    """
+
+    def __init__(self, model: Callable[[torch.Tensor, torch.Tensor], torch.Tensor], n_states: int):
+        if n_states < 1:
+            raise ValueError(f"n_states must be ≥ 1, got {n_states}")
+        self.model = model
+        self.n_states = n_states
+
+    def energies(self, positions: torch.Tensor, numbers: torch.Tensor) -> torch.Tensor:
+        energies = self.model(positions, numbers)
+        if energies.shape != (positions.shape[0], self.n_states):
+            raise ValueError(
+                f"model returned energies of shape {tuple(energies.shape)}, expected "
+                f"[n_traj, n_states] = [{positions.shape[0]}, {self.n_states}]"
+            )
+        return energies

@@ -1,0 +1,240 @@
+"""Surface-hopping throughput: trajectory-steps per second vs batch size B.
+
+A 26-atom molecule (stilbene, first frame of ../shared/data/stilbene_mrsf_seed, read in
+place) with an S-state model, stepped by ``fusionpot.namd`` with B = 1, 16, 64, 256
+trajectories in one provider call per step, against the same trajectories run one at a
+time through an ASE-calculator-shaped wrapper of the same model. Also reports the share
+of the batched step's time spent outside the provider call (target ≤ 10 %).
+
+The model is a placeholder until Fusion-MACE exists: a randomly initialised mace-torch
+MACE (32×0e+32×1o hidden, spherical harmonics to l = 3, correlation 3, 2 layers,
+r_max 5 Å) with one readout per state (mace-torch multi-head readouts), wrapped by
+:class:`fusionpot.namd.providers.ModuleProvider`. To benchmark another model, change
+:func:`build_model` to return any callable positions [B, n, 3], numbers [n] → energies
+[B, S] (eV).
+
+Run on CPU with glibc's allocator tuned (DESIGN.md §5), e.g.::
+
+    MALLOC_MMAP_THRESHOLD_=4294967296 MALLOC_TRIM_THRESHOLD_=8589934592 \\
+    MALLOC_TOP_PAD_=1073741824 python bench/namd_throughput.py --steps 3
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+from typing import ClassVar
+
+import ase.io
+import numpy as np
+import torch
+from ase.calculators.calculator import Calculator, all_changes
+
+from fusionpot.namd import DynamicsOptions, ModuleProvider, ProviderResult, init, step
+
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "stilbene_mrsf_seed"
+N_STATES = 3
+
+
+class MultiStateMACE(torch.nn.Module):
+    """A mace-torch MACE whose per-head readouts are the energies of S states.
+
+    forward(positions [B, n, 3] Å, numbers [n]) → energies [B, S] eV; the graph holds
+    every pair closer than r_max within each molecule (built on the model's device).
+    """
+
+    def __init__(self, atomic_numbers: list[int], n_states: int, r_max: float = 5.0):
+        super().__init__()
+        # importing mace sets TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD for this process (benchmark only)
+        from mace.modules import MACE, RealAgnosticResidualInteractionBlock
+
+        from fusionpot._e3nn import o3
+
+        heads = [f"S{s}" for s in range(n_states)]
+        self.r_max = r_max
+        self.n_states = n_states
+        self.z_table = list(atomic_numbers)
+        self.mace = MACE(
+            r_max=r_max,
+            num_bessel=8,
+            num_polynomial_cutoff=5,
+            max_ell=3,
+            interaction_cls=RealAgnosticResidualInteractionBlock,
+            interaction_cls_first=RealAgnosticResidualInteractionBlock,
+            num_interactions=2,
+            num_elements=len(atomic_numbers),
+            hidden_irreps=o3.Irreps("32x0e + 32x1o"),
+            MLP_irreps=o3.Irreps("16x0e"),
+            atomic_energies=np.zeros((n_states, len(atomic_numbers))),
+            avg_num_neighbors=12.0,
+            atomic_numbers=atomic_numbers,
+            correlation=3,
+            gate=torch.nn.functional.silu,
+            heads=heads,
+        )
+
+    def forward(self, positions: torch.Tensor, numbers: torch.Tensor) -> torch.Tensor:
+        n_traj, n_atoms, _ = positions.shape
+        m = self.mace
+        table = torch.tensor(self.z_table, device=numbers.device)
+        species = (numbers[:, None] == table[None, :]).to(positions.dtype)
+        node_attrs = species.repeat(n_traj, 1)
+        flat = positions.reshape(-1, 3)
+        with torch.no_grad():
+            close = torch.cdist(positions, positions) < self.r_max
+            close &= ~torch.eye(n_atoms, dtype=torch.bool, device=positions.device)
+            b, i, j = torch.nonzero(close, as_tuple=True)
+            edge_index = torch.stack([b * n_atoms + j, b * n_atoms + i])  # sender, receiver
+        vectors = flat[edge_index[1]] - flat[edge_index[0]]
+        lengths = vectors.norm(dim=-1, keepdim=True)
+        node_feats = m.node_embedding(node_attrs)
+        edge_attrs = m.spherical_harmonics(vectors)
+        edge_feats, cutoff = m.radial_embedding(lengths, node_attrs, edge_index, m.atomic_numbers)
+        node_energy = positions.new_zeros(n_traj * n_atoms, self.n_states)
+        for layer, (interaction, product, readout) in enumerate(
+            zip(m.interactions, m.products, m.readouts, strict=True)
+        ):
+            node_feats, sc = interaction(
+                node_attrs=node_attrs,
+                node_feats=node_feats,
+                edge_attrs=edge_attrs,
+                edge_feats=edge_feats,
+                edge_index=edge_index,
+                cutoff=cutoff,
+                first_layer=layer == 0,
+            )
+            node_feats = product(node_feats=node_feats, sc=sc, node_attrs=node_attrs)
+            for s in range(self.n_states):  # readout per state (multi-head masking)
+                heads = torch.full((len(node_feats),), s, device=positions.device)
+                node_energy[:, s] = node_energy[:, s] + readout(node_feats, heads)[:, s]
+        # distinct states: offsets of 0, 3, 4 eV above the (random) ground state
+        offsets = torch.tensor([0.0, 3.0, 4.0], dtype=positions.dtype)[: self.n_states]
+        return node_energy.view(n_traj, n_atoms, -1).sum(dim=1) + offsets.to(positions.device)
+
+
+class MultiStateCalculator(Calculator):
+    """ASE calculator of one structure: ``energy``/``forces`` of ``state`` plus all
+    states' ``energies`` [S] eV and ``state_forces`` [S, n, 3] eV/Å."""
+
+    implemented_properties: ClassVar[list[str]] = ["energy", "forces", "energies", "state_forces"]
+
+    def __init__(self, provider: ModuleProvider, state: int = 0, **kwargs):
+        super().__init__(**kwargs)
+        self.provider = provider
+        self.state = state
+
+    def calculate(self, atoms=None, properties=("energy",), system_changes=all_changes):
+        super().calculate(atoms, properties, system_changes)
+        positions = torch.tensor(self.atoms.get_positions(), dtype=torch.float64)[None]
+        numbers = torch.tensor(self.atoms.get_atomic_numbers())
+        result = self.provider.compute(positions, numbers)
+        self.results["energies"] = result.energies[0].numpy()
+        self.results["state_forces"] = result.forces[0].numpy()
+        self.results["energy"] = float(self.results["energies"][self.state])
+        self.results["forces"] = self.results["state_forces"][self.state]
+
+
+class CalculatorProvider:
+    """Runs a batch one structure at a time through an ASE calculator (the baseline)."""
+
+    def __init__(self, calculator: MultiStateCalculator, atoms: ase.Atoms, n_states: int):
+        self.calculator, self.atoms, self.n_states = calculator, atoms.copy(), n_states
+        self.has_nac, self.smooth_nac = False, False
+        self.atoms.calc = calculator
+
+    def compute(self, positions, numbers, *, nac=False) -> ProviderResult:
+        energies, forces = [], []
+        for pos in positions:
+            self.atoms.set_positions(pos.detach().cpu().numpy())
+            energies.append(torch.tensor(self.atoms.calc.get_property("energies", self.atoms)))
+            forces.append(torch.tensor(self.atoms.calc.get_property("state_forces", self.atoms)))
+        return ProviderResult(torch.stack(energies), torch.stack(forces))
+
+    def energies(self, positions, numbers):
+        return self.compute(positions, numbers).energies
+
+
+class Timed:
+    """Wraps a provider and accumulates the wall time spent in ``compute``."""
+
+    def __init__(self, provider):
+        self.provider, self.seconds = provider, 0.0
+        self.n_states, self.has_nac, self.smooth_nac = provider.n_states, False, False
+
+    def compute(self, positions, numbers, *, nac=False):
+        start = time.perf_counter()
+        result = self.provider.compute(positions, numbers, nac=nac)
+        self.seconds += time.perf_counter() - start
+        return result
+
+    def energies(self, positions, numbers):
+        return self.provider.energies(positions, numbers)
+
+
+def initial(atoms: ase.Atoms, n_traj: int, dtype: torch.dtype, device: str):
+    gen = torch.Generator().manual_seed(0)
+    pos = torch.tensor(atoms.get_positions(), dtype=dtype)
+    positions = pos + 0.02 * torch.randn(n_traj, *pos.shape, generator=gen, dtype=dtype)
+    velocities = 0.005 * torch.randn(n_traj, *pos.shape, generator=gen, dtype=dtype)
+    masses = torch.tensor(atoms.get_masses(), dtype=dtype)
+    numbers = torch.tensor(atoms.get_atomic_numbers())
+    active = torch.ones(n_traj, dtype=torch.long)
+    return [t.to(device) for t in (positions, velocities, masses, numbers, active)]
+
+
+def run_batched(provider, atoms, n_traj, n_steps, options, dtype, device):
+    """Seconds per step (after one warm-up step) and the share outside the model call."""
+    timed = Timed(provider)
+    state = init(timed, *initial(atoms, n_traj, dtype, device), options)
+    state, _ = step(state, timed, options)
+    timed.seconds = 0.0
+    start = time.perf_counter()
+    for _ in range(n_steps):
+        state, _ = step(state, timed, options)
+    total = time.perf_counter() - start
+    return total / n_steps, 1.0 - timed.seconds / total
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--batch-sizes", type=int, nargs="+", default=[1, 16, 64, 256])
+    parser.add_argument("--steps", type=int, default=3, help="timed steps per batch size")
+    parser.add_argument("--baseline-trajectories", type=int, default=4)
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--dtype", choices=["float32", "float64"], default="float64")
+    args = parser.parse_args()
+    path = DATA / "stilbene_mrsf_seed.extxyz"
+    if not path.exists():
+        raise SystemExit(f"benchmark needs {path} (../shared/data); not found")
+    atoms = ase.io.read(path, index=0)
+    dtype = getattr(torch, args.dtype)
+    torch.manual_seed(0)
+    model = MultiStateMACE(sorted(set(atoms.get_atomic_numbers().tolist())), N_STATES)
+    model = model.to(device=args.device, dtype=dtype)
+    provider = ModuleProvider(model, N_STATES)
+    options = DynamicsOptions(dt=0.5, coupling="ktdc", n_substeps=20)
+    # baseline: the same kind of trajectories, one at a time, through an ASE calculator
+    calc_provider = CalculatorProvider(MultiStateCalculator(provider), atoms, N_STATES)
+    per_traj_step, _ = run_batched(calc_provider, atoms, 1, args.steps, options, dtype, "cpu")
+    per_traj_step *= 1.0  # B = 1: one trajectory-step per step
+    baseline_rate = 1.0 / per_traj_step
+    print(
+        f"device {args.device}, dtype {args.dtype}, {torch.get_num_threads()} threads, "
+        f"{args.steps} timed steps per row (after 1 warm-up)"
+    )
+    print(f"one at a time via ASE calculator: {baseline_rate:8.2f} trajectory-steps/s")
+    print(f"{'B':>5} {'s/step':>9} {'traj-steps/s':>13} {'speed-up':>9} {'outside model':>14}")
+    for n_traj in args.batch_sizes:
+        seconds, outside = run_batched(
+            provider, atoms, n_traj, args.steps, options, dtype, args.device
+        )
+        rate = n_traj / seconds
+        print(
+            f"{n_traj:5d} {seconds:9.3f} {rate:13.2f} {rate / baseline_rate:8.1f}x "
+            f"{100 * outside:13.1f}%"
+        )
+
+
+if __name__ == "__main__":
+    main()
