@@ -113,9 +113,9 @@ def test_orbitals_of_the_nearest_finished_frame_are_the_guess(tmp_path: Path):
     near.positions += 0.01
     far.positions += 5.0
     out = tmp_path / "labels.extxyz"
-    label_frames([base], ToyLabeller(), out, progress=False)
+    label_frames([base], ToyLabeller(), out, progress=False, reuse_orbitals=True)
     toy = ToyLabeller()
-    label_frames([far, near], toy, out, progress=False, max_guess_rmsd=0.3)
+    label_frames([far, near], toy, out, progress=False, reuse_orbitals=True, max_guess_rmsd=0.3)
     assert toy.guesses == [None, tmp_path / "labels.extxyz.orbitals" / f"{frame_id(base)}.json"]
 
 

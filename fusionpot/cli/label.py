@@ -28,7 +28,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--charge", type=int, default=0)
     parser.add_argument("--threads", type=int, default=None, help="OMP_NUM_THREADS for the backend")
     parser.add_argument("--energies-only", action="store_true", help="skip gradients")
-    parser.add_argument("--no-reuse-orbitals", action="store_true", help="Hückel guess every frame")
+    parser.add_argument(
+        "--reuse-orbitals",
+        action="store_true",
+        help="start each SCF from the orbitals of the nearest finished frame (OpenQP 1.2.1: "
+        "measured no saving, see fusionpot.labels.runner)",
+    )
     parser.add_argument("--retry-failed", action="store_true", help="retry frames that failed")
     parser.add_argument("--max-frames", type=int, default=None, help="stop after N new labels")
     parser.add_argument("--failures", type=Path, default=None, help="failure log (JSON lines)")
@@ -62,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
             args.output,
             failures=args.failures,
             forces=not args.energies_only,
-            reuse_orbitals=not args.no_reuse_orbitals,
+            reuse_orbitals=args.reuse_orbitals,
             retry_failed=args.retry_failed,
             max_frames=args.max_frames,
             progress=not args.no_progress,
