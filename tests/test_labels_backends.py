@@ -136,8 +136,24 @@ def test_parse_openqp_log_reports_unconverged_scf():
     log = "PyOQP: SCF energy is not converged\n"
     with pytest.raises(LabelError, match="SCF energy"):
         parse_openqp_log(log, n_states=3, n_atoms=6)
+    with pytest.raises(LabelError, match="Z-vector"):
+        parse_openqp_log("PyOQP: TD Z-vector is not converged\n", n_states=3, n_atoms=6)
     with pytest.raises(LabelError, match="no final energies"):
         parse_openqp_log("Direct SCF iterations begin.\n", n_states=3, n_atoms=6)
+
+
+def test_parse_openqp_log_accepts_a_recovered_scf_and_converts_nothing():
+    log = (
+        "PyOQP: SCF not converged; escalating to trah\n"
+        "Final ROHF energy is   -78.3533197221 after  12 iterations\n"
+        "PyOQP: Final Energy\n PyOQP S0   -78.50684664\n PyOQP S1   -78.20004041\n"
+        "PyOQP: Final Gradient\n PyOQP electronic gradients\n PyOQP S0\n"
+        " H  0.1 0.2 -0.3\n PyOQP S1\n H  -0.5 0.0 1.0\n PyOQP dftd correction\n"
+    )
+    parsed = parse_openqp_log(log, n_states=2, n_atoms=1)
+    np.testing.assert_allclose(parsed["energies"], [-78.50684664, -78.20004041])
+    np.testing.assert_allclose(parsed["gradients"], [[[0.1, 0.2, -0.3]], [[-0.5, 0.0, 1.0]]])
+    assert parsed["scf_iterations"] == 12
 
 
 def test_missing_program_is_a_clear_error():

@@ -37,7 +37,9 @@ _FLOAT = r"[-+]?\d+\.\d+(?:[EeDd][-+]?\d+)?"
 _SCF_ITERATIONS = re.compile(
     r"Final (\w+) energy is\s+(" + _FLOAT + r")\s+after\s+(\d+)\s+iterations"
 )
-_NOT_CONVERGED = re.compile(r"PyOQP: (.*?) (?:is )?not converged", re.IGNORECASE)
+# fatal: "SCF energy / TD energy / TD Z-vector is not converged"; OpenQP's recoverable
+# "SCF not converged; escalating to ..." is not matched
+_NOT_CONVERGED = re.compile(r"PyOQP: ([\w -]+?) is not converged", re.IGNORECASE)
 
 
 def parse_openqp_log(text: str, n_states: int, n_atoms: int) -> dict[str, Any]:
