@@ -35,6 +35,34 @@ def random_leaves(
     return leaves, node_attrs
 
 
+def equivariance_errors(block: FusionBlock, n_nodes: int = 5, seed: int = 0) -> dict[str, float]:
+    """Largest ``|block(D(g) x) - D_out(g) block(x)|`` relative to ``max |block(x)|``.
+
+    One entry each for a random rotation, the inversion and their product.
+    """
+    generator = torch.Generator().manual_seed(seed)
+    leaves, node_attrs = random_leaves(block, n_nodes, generator)
+    rotation = Rotation.random(random_state=np.random.default_rng(seed)).as_matrix()
+    transforms = {"rotation": rotation, "inversion": -np.eye(3), "rotoinversion": -rotation}
+    errors = {}
+    with torch.no_grad():
+        out = block(leaves, node_attrs)
+        scale = max(float(out.abs().max()), 1e-30)
+        for label, matrix in transforms.items():
+            g = torch.as_tensor(matrix, dtype=out.dtype)
+
+            def act(irreps: str, x: torch.Tensor, g: torch.Tensor = g) -> torch.Tensor:
+                return x @ o3.Irreps(irreps).D_from_matrix(g).to(x).T
+
+            moved = {
+                name: act(format_irreps_list(block.leaf_irreps[name]), x)
+                for name, x in leaves.items()
+            }
+            expected = act(str(block.irreps_out), out)
+            errors[label] = float((block(moved, node_attrs) - expected).abs().max()) / scale
+    return errors
+
+
 def assert_equivariant(
     block: FusionBlock, n_nodes: int = 5, seed: int = 0, atol: float = 1e-10
 ) -> None:
@@ -42,25 +70,7 @@ def assert_equivariant(
 
     ``atol`` is relative to the largest output component; use float64 blocks for 1e-10.
     """
-    generator = torch.Generator().manual_seed(seed)
-    leaves, node_attrs = random_leaves(block, n_nodes, generator)
-    rotation = Rotation.random(random_state=np.random.default_rng(seed)).as_matrix()
-    transforms = {"rotation": rotation, "inversion": -np.eye(3), "rotoinversion": -rotation}
-    with torch.no_grad():
-        out = block(leaves, node_attrs)
-    scale = max(float(out.abs().max()), 1e-30)
-    for label, matrix in transforms.items():
-        g = torch.as_tensor(matrix, dtype=out.dtype)
-
-        def act(irreps: str, x: torch.Tensor, g: torch.Tensor = g) -> torch.Tensor:
-            return x @ o3.Irreps(irreps).D_from_matrix(g).to(x).T
-
-        moved = {
-            name: act(format_irreps_list(block.leaf_irreps[name]), x) for name, x in leaves.items()
-        }
-        expected = act(str(block.irreps_out), out)
-        with torch.no_grad():
-            error = float((block(moved, node_attrs) - expected).abs().max()) / scale
+    for label, error in equivariance_errors(block, n_nodes, seed).items():
         if not error <= atol:
             raise AssertionError(
                 f"{block.diagram}: {label} changes the output by {error:.2e} (relative) > {atol:g}"

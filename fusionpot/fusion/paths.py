@@ -38,7 +38,10 @@ def parse_leaf_irreps(diagram: FusionDiagram, leaf_irreps: Mapping[str, object])
         raise ValueError(f"no irreps given for leaf {missing} of diagram '{diagram}'")
     if unknown:
         raise ValueError(f"irreps given for {unknown}, which are not leaves of '{diagram}'")
-    return {name: parse_irreps_list(str(leaf_irreps[name]), f"leaf {name}") for name in names}
+    return {
+        name: parse_irreps_list(str(leaf_irreps[name]), f"leaf {name}")
+        for name in diagram.unique_leaf_names
+    }
 
 
 @dataclass(frozen=True)
