@@ -126,11 +126,12 @@ class MultiStateCalculator(Calculator):
 
     def calculate(self, atoms=None, properties=("energy",), system_changes=all_changes):
         super().calculate(atoms, properties, system_changes)
-        positions = torch.tensor(self.atoms.get_positions(), dtype=torch.float64)[None]
+        dtype = next(iter(self.provider.model.parameters())).dtype
+        positions = torch.tensor(self.atoms.get_positions(), dtype=dtype)[None]
         numbers = torch.tensor(self.atoms.get_atomic_numbers())
         result = self.provider.compute(positions, numbers)
-        self.results["energies"] = result.energies[0].numpy()
-        self.results["state_forces"] = result.forces[0].numpy()
+        self.results["energies"] = result.energies[0].double().numpy()
+        self.results["state_forces"] = result.forces[0].double().numpy()
         self.results["energy"] = float(self.results["energies"][self.state])
         self.results["forces"] = self.results["state_forces"][self.state]
 
@@ -149,7 +150,9 @@ class CalculatorProvider:
             self.atoms.set_positions(pos.detach().cpu().numpy())
             energies.append(torch.tensor(self.atoms.calc.get_property("energies", self.atoms)))
             forces.append(torch.tensor(self.atoms.calc.get_property("state_forces", self.atoms)))
-        return ProviderResult(torch.stack(energies), torch.stack(forces))
+        return ProviderResult(
+            torch.stack(energies).to(positions.dtype), torch.stack(forces).to(positions.dtype)
+        )
 
     def energies(self, positions, numbers):
         return self.compute(positions, numbers).energies
