@@ -81,6 +81,6 @@ def run(args: argparse.Namespace) -> int:
         print(f"  ... and {len(selection.kept) - args.show} more (--show N lists more)")
     print("equivariance (float64, relative error of the output):")
     errors = equivariance_errors(block)
-    for label, error in errors.items():
-        print(f"  {label:<14} {error:.1e}  {'ok' if error < 1e-10 else 'FAILED'}")
+    for label, value in errors.items():
+        print(f"  {label:<14} {value:.1e}  {'ok' if value < 1e-10 else 'FAILED'}")
     return 0 if max(errors.values()) < 1e-10 else 1

@@ -20,11 +20,10 @@ Features are channel-wise: every leaf is ``[n_nodes, n_channels, dim(leaf irreps
 and channel ``c`` of the output only sees channel ``c`` of the leaves.
 """
 
-from __future__ import annotations
 
 from collections.abc import Hashable, Mapping
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import ClassVar, cast
 
 import torch
 
@@ -70,6 +69,12 @@ class _Layout:
 class _CouplingGroup(torch.nn.Module):
     """All couplings of one vertex that share ``(l1, l2, l3)``."""
 
+    cg: torch.Tensor
+    left_index: torch.Tensor
+    right_index: torch.Tensor
+    out_index: torch.Tensor
+    weight_index: torch.Tensor
+
     def __init__(
         self,
         couplings: list[Coupling],
@@ -93,8 +98,11 @@ class _CouplingGroup(torch.nn.Module):
 
     def forward(
         self, x_left: torch.Tensor, x_right: torch.Tensor, weights: torch.Tensor | None
-    ) -> torch.Tensor:
-        """``[n, c, dim_left] x [n, c, dim_right] -> [n, c, K * (2 l3 + 1)]`` for scatter."""
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """``[n, c, dim_left] x [n, c, dim_right] -> [n, c, K * (2 l3 + 1)]``.
+
+        Returns the output components' indices in the vertex's output and their values.
+        """
         a = x_left.index_select(-1, self.left_index)
         a = a.unflatten(-1, (self.n_couplings, self.dim_left))
         b = x_right.index_select(-1, self.right_index)
@@ -102,7 +110,7 @@ class _CouplingGroup(torch.nn.Module):
         fused = (a.unsqueeze(-1) * b.unsqueeze(-2)).flatten(-2) @ self.cg
         if weights is not None:
             fused = fused * weights.index_select(-1, self.weight_index).unsqueeze(-1)
-        return fused.flatten(-2)
+        return self.out_index, fused.flatten(-2)
 
 
 class _Vertex(torch.nn.Module):
@@ -110,8 +118,6 @@ class _Vertex(torch.nn.Module):
 
     def __init__(
         self,
-        left: int,
-        right: int,
         couplings: list[Coupling],
         layouts: tuple[_Layout, _Layout, _Layout],
         n_weights: int,
@@ -120,13 +126,11 @@ class _Vertex(torch.nn.Module):
         dtype: torch.dtype,
     ) -> None:
         super().__init__()
-        self.left = left
-        self.right = right
         self.dim_out = layouts[2].dim
         by_type: dict[tuple[int, int, int], list[Coupling]] = {}
         for coupling in couplings:
             key = tuple(ir.l for ir in coupling.irreps)
-            by_type.setdefault(key, []).append(coupling)  # type: ignore[arg-type]
+            by_type.setdefault(key, []).append(coupling)
         self.groups = torch.nn.ModuleList(
             _CouplingGroup(group, *layouts, dtype=dtype) for _, group in sorted(by_type.items())
         )
@@ -155,7 +159,8 @@ class _Vertex(torch.nn.Module):
             weights = self.channel_weights(node_attrs)
         out = x_left.new_zeros(x_left.shape[0], x_left.shape[1], self.dim_out)
         for group in self.groups:
-            out = out.index_add(-1, group.out_index, group(x_left, x_right, weights))
+            index, values = group(x_left, x_right, weights)
+            out = out.index_add(-1, index, values)
         return out
 
 
@@ -207,6 +212,7 @@ class FusionBlock(torch.nn.Module):
         "_weight_of",
     ]
     __jit_unused_properties__: ClassVar[list[str]] = ["n_weights"]
+    vertex_children: list[tuple[int, int]]
 
     def __init__(
         self,
@@ -247,16 +253,15 @@ class FusionBlock(torch.nn.Module):
         self._check_outputs_reachable()
 
         self.leaf_names = list(diagram.leaf_names)
+        self.vertex_children = list(diagram.vertices)
         self.leaf_dims = {name: sum(ir.dim for ir in irs) for name, irs in self.leaf_irreps.items()}
         dtype = torch.get_default_dtype() if dtype is None else dtype
         plan = self._plan()
         # Python-side bookkeeping for path_weights: coupling -> weight index per vertex.
         self._weight_of = [{(c.left, c.right, c.out): c.weight for c in cs} for cs, _, _ in plan]
         self.vertices = torch.nn.ModuleList(
-            _Vertex(left, right, couplings, layouts, n_weights, n_channels, n_elements, dtype)
-            for (left, right), (couplings, layouts, n_weights) in zip(
-                diagram.vertices, plan, strict=True
-            )
+            _Vertex(couplings, layouts, n_weights, n_channels, n_elements, dtype)
+            for couplings, layouts, n_weights in plan
         )
 
     # ------------------------------------------------------------------ planning
@@ -358,8 +363,9 @@ class FusionBlock(torch.nn.Module):
                     f"{self.leaf_dims[name]}], got {list(x.shape)}"
                 )
             features.append(x)
-        for vertex in self.vertices:
-            features.append(vertex(features[vertex.left], features[vertex.right], node_attrs))
+        for k, vertex in enumerate(self.vertices):
+            left, right = self.vertex_children[k]
+            features.append(vertex(features[left], features[right], node_attrs))
         return features[-1]
 
     # ------------------------------------------------------------------ reporting
@@ -374,7 +380,8 @@ class FusionBlock(torch.nn.Module):
         """
         product: torch.Tensor | None = None
         couplings = [self._couplings(p) for p in self.paths]
-        for v, (vertex, weight_of) in enumerate(zip(self.vertices, self._weight_of, strict=True)):
+        for v, (module, weight_of) in enumerate(zip(self.vertices, self._weight_of, strict=True)):
+            vertex = cast(_Vertex, module)
             if not vertex.weighted:
                 continue
             index = torch.tensor([weight_of[c[v]] for c in couplings], device=vertex.weight.device)
