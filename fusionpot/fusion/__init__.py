@@ -2,7 +2,7 @@
 
 >>> block = FusionBlock("((A, A), A) -> 0e", {"A": "0e+1o"}, n_channels=8, weights="path")
 >>> len(block.paths), block.n_weights
-(4, 32)
+(2, 16)
 """
 
 from fusionpot.fusion.block import FusionBlock
