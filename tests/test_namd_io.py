@@ -96,6 +96,8 @@ def test_restart_after_kill_reproduces_uninterrupted_run(tmp_path: Path) -> None
     assert (tmp_path / "killed" / "checkpoint.pt").exists()
     with pytest.raises(Killed):  # killed again after the first restart
         run_into(tmp_path / "killed", DiesAfter(calls=9))
+    with pytest.raises(ValueError, match="different run"):
+        run_into(tmp_path / "killed", TullyDualAvoidedCrossing(), attrs={"config": "other"})
     run_into(tmp_path / "killed", TullyDualAvoidedCrossing())
     assert_same_files(
         merge([tmp_path / "whole"], tmp_path / "a.h5"),
@@ -164,3 +166,45 @@ def test_command_line_run_and_analysis(tmp_path: Path) -> None:
     config.write_text(config.read_text().replace("decoherence: null", "decoherence: nope"))
     with pytest.raises((ValueError, TypeError)):
         _cli(namd_cli, [str(config), "--no-progress"])
+
+
+@pytest.mark.slow
+def test_sigkill_and_restart_of_the_command(tmp_path: Path) -> None:
+    """A real SIGKILL of `fusionpot namd` mid-run, then the same command again."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    text = textwrap.dedent(
+        """
+        provider: {factory: "fusionpot.namd.tully:tully_model", kwargs: {name: extended}}
+        initial: {tully: {momentum: 10.0, n_traj: 400, x0: -10.0}}
+        dynamics: {dt: 0.24, n_substeps: 10, decoherence: null}
+        stop: {max_time: 100000.0, box: [-5.6, 5.6]}
+        run: {seed: 5, batch_size: 100, output: OUT, checkpoint_every: 20}
+        """
+    )
+    for name in ("whole", "killed"):
+        (tmp_path / f"{name}.yaml").write_text(text.replace("OUT", name))
+    command = [
+        sys.executable,
+        "-c",
+        "from fusionpot.cli.namd import *; import argparse, sys; "
+        "p = argparse.ArgumentParser(); add_arguments(p); sys.exit(run(p.parse_args()))",
+    ]
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    proc = subprocess.Popen([*command, str(tmp_path / "killed.yaml"), "--no-progress"], env=env)
+    checkpoint = tmp_path / "killed" / "checkpoint.pt"
+    while not checkpoint.exists() and proc.poll() is None:
+        time.sleep(0.2)
+    time.sleep(1.0)
+    assert proc.poll() is None, "the run finished before it could be killed"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    for name in ("killed", "whole"):
+        subprocess.run(
+            [*command, str(tmp_path / f"{name}.yaml"), "--no-progress"], env=env, check=True
+        )
+    assert_same_files(tmp_path / "whole" / "run.h5", tmp_path / "killed" / "run.h5")

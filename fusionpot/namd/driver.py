@@ -81,6 +81,11 @@ def run_ensemble(
         data = torch.load(checkpoint, weights_only=True)
         if data["version"] != _CHECKPOINT_VERSION:
             raise ValueError(f"checkpoint {checkpoint} has unknown version {data['version']}")
+        if data["meta"] != meta or data["options"] != repr(options) or data["stop"] != repr(stop):
+            raise ValueError(
+                f"checkpoint {checkpoint} was written by a different run (settings, seed or "
+                "stop criteria differ); use a new output folder or the original configuration"
+            )
         pending = InitialConditions.from_dict(data["pending"]).to(device, initial.positions.dtype)
         if data["running"] is not None:
             running = SurfaceHoppingState.from_dict(data["running"], device)
@@ -103,6 +108,9 @@ def run_ensemble(
                 "running": None if running is None else running.to_dict(),
                 "finished": None if done is None else done.to_dict(),
                 "n_segments": writer.n_segments,
+                "meta": meta,
+                "options": repr(options),
+                "stop": repr(stop),
             },
             checkpoint,
         )
