@@ -5,9 +5,10 @@ Setting (issue 2): 1000 nodes, 32 channels, l_max 3 (A = 0e+1o+2e+3o), nu = 3,
 blocks use ((A', A'), A') with A' = A + 1x0e (the extra scalar fixed to one), which
 spans the same maps (tests/test_fusion_completeness.py).
 
-Each case runs in its own subprocess so that its peak memory is its own: on CPU the
-growth of the peak resident set size over the set-up, on CUDA
-``torch.cuda.max_memory_allocated``. Times are medians over ``--repeats`` runs.
+Each (block, dtype, pass) runs in its own subprocess so that its peak memory is its
+own: on CPU the growth of the peak resident set size from just after set-up (module
+and inputs built) to the end of the runs, on CUDA ``torch.cuda.max_memory_allocated``
+above the set-up. Times are medians over ``--repeats`` runs after two warm-ups.
 
     python bench/fusion_block.py [--device cpu|cuda] [--repeats 15] [--threads 2]
 """
@@ -60,48 +61,47 @@ def build(case: str, dtype, device):
     return module, x, lambda inp: module({"A": torch.cat([inp, ones], dim=-1)}, node_attrs)
 
 
-def measure(case: str, dtype_name: str, device: str, repeats: int) -> dict:
+PASSES = ("forward", "forward+backward")
+
+
+def measure(case: str, dtype_name: str, phase: str, device: str, repeats: int) -> dict:
     import torch
 
     dtype = getattr(torch, dtype_name)
     module, x, run = build(case, dtype, device)
-    n_weights = sum(p.numel() for p in module.parameters())
+    cuda = device.startswith("cuda")
 
-    def synchronize() -> None:
-        if device.startswith("cuda"):
+    def step() -> None:
+        if phase == "forward":
+            with torch.no_grad():
+                run(x)
+        else:
+            run(x.detach().requires_grad_(True)).square().sum().backward()
+        if cuda:
             torch.cuda.synchronize()
 
-    def forward() -> None:
-        with torch.no_grad():
-            run(x)
-
-    def forward_backward() -> None:
-        inp = x.detach().requires_grad_(True)
-        out = run(inp)
-        out.square().sum().backward()
-
-    result: dict = {"case": case, "dtype": dtype_name, "weights": n_weights}
-    for label, step in (("forward", forward), ("forward+backward", forward_backward)):
-        for _ in range(2):
-            step()
-        synchronize()
-        if device.startswith("cuda"):
-            torch.cuda.reset_peak_memory_stats()
-            base = torch.cuda.memory_allocated()
-        else:
-            base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-        times = []
-        for _ in range(repeats):
-            start = time.perf_counter()
-            step()
-            synchronize()
-            times.append(time.perf_counter() - start)
-        if device.startswith("cuda"):
-            peak = torch.cuda.max_memory_allocated() - base
-        else:
-            peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - base
-        result[label] = {"ms": 1e3 * statistics.median(times), "peak_mb": peak / 2**20}
-    return result
+    if cuda:
+        torch.cuda.synchronize()
+        torch.cuda.reset_peak_memory_stats()
+        base = torch.cuda.memory_allocated()
+    else:
+        base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    for _ in range(2):
+        step()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        step()
+        times.append(time.perf_counter() - start)
+    if cuda:
+        peak = torch.cuda.max_memory_allocated() - base
+    else:
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - base
+    return {
+        "weights": sum(p.numel() for p in module.parameters()),
+        "ms": 1e3 * statistics.median(times),
+        "peak_mb": peak / 2**20,
+    }
 
 
 def main() -> None:
@@ -111,22 +111,30 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--case", help=argparse.SUPPRESS)
     parser.add_argument("--dtype", help=argparse.SUPPRESS)
+    parser.add_argument("--phase", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.case:  # one measurement, in a fresh process
         import torch
 
         torch.set_num_threads(args.threads)
-        print(json.dumps(measure(args.case, args.dtype, args.device, args.repeats)))
+        result = measure(args.case, args.dtype, args.phase, args.device, args.repeats)
+        print(json.dumps(result))
         return
+    env = {**os.environ, "PYTHONWARNINGS": "ignore"}
     rows = []
     for dtype in ("float32", "float64"):
         for case in CASES:
-            command = [sys.executable, __file__, "--case", case, "--dtype", dtype]
-            command += ["--device", args.device, "--repeats", str(args.repeats)]
-            command += ["--threads", str(args.threads)]
-            env = {**os.environ, "PYTHONWARNINGS": "ignore"}
-            output = subprocess.run(command, capture_output=True, text=True, env=env, check=True)
-            rows.append(json.loads(output.stdout.strip().splitlines()[-1]))
+            row: dict = {"case": case, "dtype": dtype}
+            for phase in PASSES:
+                command = [sys.executable, __file__, "--case", case, "--dtype", dtype]
+                command += ["--phase", phase, "--device", args.device]
+                command += ["--repeats", str(args.repeats), "--threads", str(args.threads)]
+                output = subprocess.run(
+                    command, capture_output=True, text=True, env=env, check=True
+                )
+                row[phase] = json.loads(output.stdout.strip().splitlines()[-1])
+                row["weights"] = row[phase]["weights"]
+            rows.append(row)
     print(
         f"{NODES} nodes, {CHANNELS} channels, A = {SH}, nu = 3, {ELEMENTS} elements, "
         f"out 0e+1o; {args.device}, {args.threads} threads, median of {args.repeats}"
