@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 from pathlib import Path
 
@@ -53,7 +54,22 @@ def make_labeller(args: argparse.Namespace) -> Labeller:
     return XTBLabeller(method=args.xtb_method, charge=args.charge, threads=args.threads)
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
 def run(args: argparse.Namespace) -> int:
+    previous = signal.signal(signal.SIGTERM, _interrupt)  # clean up scratch on kill
+    try:
+        return _run(args)
+    except KeyboardInterrupt:
+        print("fusionpot label: interrupted; finished frames are kept", file=sys.stderr)
+        return 130
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _run(args: argparse.Namespace) -> int:
     if not args.geometries.exists():
         print(f"fusionpot label: no such file {args.geometries}", file=sys.stderr)
         return 2

@@ -55,6 +55,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     seam.add_argument("--n-lowest", type=int, default=2, help="frames with the smallest gaps")
     seam.add_argument("--scales", default="1.0,1.3", help="multiples of the Newton step")
     seam.add_argument("--max-gap", type=float, default=2.6, help="only frames below (eV)")
+    seam.add_argument(
+        "--min-gap", type=float, default=0.1, help="frames below are at the seam already (eV)"
+    )
     seam.add_argument("--max-total", type=int, default=None, help="cap on the output's frames")
 
 
@@ -100,6 +103,7 @@ def _seam(args: argparse.Namespace) -> int:
     frames = [f for path in args.labelled for f in read_frames(path) if "forces_s1" in f.arrays]
     gaps = np.array([f.info["energy_s1"] - f.info["energy_s0"] for f in frames])
     order = [int(i) for i in np.argsort(gaps) if gaps[i] < args.max_gap][: args.n_lowest]
+    order = [i for i in order if gaps[i] >= args.min_gap]
     existing = read_frames(args.output)
     done_parents = {str(f.info.get("parent_id", "")) for f in existing}
     scales = [float(s) for s in args.scales.split(",")]

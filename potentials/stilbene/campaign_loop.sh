@@ -15,8 +15,8 @@ while true; do
     seam_out=$("$fp" sample seam $seed $have -o "$here/pool/seam_steps.extxyz" \
         --n-lowest 2 --max-gap 3.1 --max-total 40 --scales 1.0 2>&1) || echo "$seam_out"
     echo "$seam_out"
-    s1=$(label "$here/pool/seam_steps.extxyz" --max-frames 1 | tee /dev/stderr | tail -1)
-    s2=$(label "$here/pool/pool_xtb.extxyz" --max-frames 1 | tee /dev/stderr | tail -1)
+    s1=$(label "$here/pool/seam_steps.extxyz" --max-frames 1 | tee -a /dev/stderr | tail -1)
+    s2=$(label "$here/pool/pool_xtb.extxyz" --max-frames 1 | tee -a /dev/stderr | tail -1)
     echo "$(date -u +%FT%TZ) seam: $s1 | pool: $s2"
     if [[ "$s1" == 0\ labelled* && "$s2" == 0\ labelled* && "$seam_out" == 0\ new* ]]; then
         echo "=== nothing left to label $(date -u +%FT%TZ)"
