@@ -20,7 +20,6 @@ Features are channel-wise: every leaf is ``[n_nodes, n_channels, dim(leaf irreps
 and channel ``c`` of the output only sees channel ``c`` of the leaves.
 """
 
-
 from collections.abc import Hashable, Mapping
 from dataclasses import dataclass
 from typing import ClassVar, cast
