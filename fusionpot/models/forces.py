@@ -1,0 +1,79 @@
+"""``ForceOutput``: forces (and stress) of every state by differentiating the energies."""
+
+from __future__ import annotations
+
+import torch
+
+from fusionpot.data import keys
+
+__all__ = ["ForceOutput"]
+
+
+class ForceOutput(torch.nn.Module):
+    """Wrap an energy model: adds forces, and virial and stress for periodic graphs.
+
+    ``F_s = -∂E_s/∂positions`` ([n_atoms, n_states, 3] eV/Å). With ``compute_stress``, the
+    positions and cells are displaced by a symmetric strain ε [n_graphs, 3, 3]
+    (``x -> x (1 + ε)``, rows of the cell likewise) and ``W_s = -∂E_s/∂ε`` ([n_graphs,
+    n_states, 3, 3] eV), ``σ_s = -W_s / V`` (eV/Å³, ASE's sign, zero for non-periodic
+    graphs whose cell has no volume).
+
+    One backward pass per state (a loop, TorchScript-compatible). In training mode
+    the graph is kept (``create_graph``) so losses on forces can be differentiated.
+    """
+
+    def __init__(self, model: torch.nn.Module, compute_stress: bool = True) -> None:
+        super().__init__()
+        self.model = model
+        self.compute_stress = compute_stress
+
+    def forward(self, data: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        positions = data[keys.POSITIONS]
+        if not positions.requires_grad:
+            positions = positions.detach().requires_grad_(True)
+        cell = data[keys.CELL]
+        batch = data[keys.BATCH]
+        inputs = data.copy()
+        wrt = [positions]
+        if self.compute_stress:
+            n_graphs = cell.shape[0]
+            strain = positions.new_zeros(n_graphs, 3, 3).requires_grad_(True)
+            symmetric = 0.5 * (strain + strain.transpose(1, 2))
+            inputs[keys.POSITIONS] = positions + torch.einsum(
+                "ni,nij->nj", positions, symmetric.index_select(0, batch)
+            )
+            inputs[keys.CELL] = cell + torch.bmm(cell, symmetric)
+            wrt.append(strain)
+        else:
+            inputs[keys.POSITIONS] = positions
+        out = self.model(inputs)
+        energy = out[keys.ENERGY]
+        forces: list[torch.Tensor] = []
+        virials: list[torch.Tensor] = []
+        n_states = energy.shape[1]
+        for s in range(n_states):
+            grads = torch.autograd.grad(
+                [energy[:, s].sum()],
+                wrt,
+                retain_graph=self.training or s < n_states - 1,
+                create_graph=self.training,
+            )
+            gradient = grads[0]
+            assert gradient is not None
+            forces.append(-gradient)
+            if self.compute_stress:
+                virial = grads[1]
+                assert virial is not None
+                virials.append(-virial)
+        out[keys.POSITIONS] = data[keys.POSITIONS]
+        out[keys.CELL] = cell
+        out[keys.FORCES] = torch.stack(forces, dim=1)
+        if self.compute_stress:
+            virial = torch.stack(virials, dim=1)
+            volume = torch.linalg.det(cell).abs()
+            inverse = torch.where(
+                volume > 0, 1.0 / volume.clamp_min(1e-30), torch.zeros_like(volume)
+            )
+            out[keys.VIRIAL] = virial
+            out[keys.STRESS] = -virial * inverse[:, None, None, None]
+        return out

@@ -1,0 +1,175 @@
+"""``FusionMACE``: MACE's message passing with a fusion-diagram product basis, S states."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import torch
+
+from fusionpot.data import keys
+from fusionpot.fusion.diagram import format_irreps_list
+from fusionpot.models._mace import o3
+from fusionpot.models.config import FusionMACEConfig, default_dtype
+from fusionpot.models.embedding import EdgeEmbedding, edge_vectors
+from fusionpot.models.interaction import Interaction
+from fusionpot.models.product import FusionProduct, channel_irreps
+from fusionpot.models.readout import LinearStateReadout, MLPStateReadout
+
+__all__ = ["FusionMACE"]
+
+_REQUIRED = [keys.POSITIONS, keys.SPECIES, keys.EDGE_INDEX, keys.EDGE_CELL_SHIFT]
+_REQUIRED += [keys.CELL, keys.BATCH, keys.PTR]
+
+
+class Layer(torch.nn.Module):
+    """One message-passing layer: interaction -> fusion product (+ skip) -> readout.
+
+    Returns the updated features h [n_atoms, irreps_out] and this layer's energy
+    contributions [n_atoms, n_states].
+    """
+
+    def __init__(
+        self, interaction: Interaction, product: FusionProduct, readout: torch.nn.Module
+    ) -> None:
+        super().__init__()
+        self.interaction = interaction
+        self.product = product
+        self.readout = readout
+
+    def forward(
+        self,
+        node_attrs: torch.Tensor,
+        h: torch.Tensor,
+        radial: torch.Tensor,
+        harmonics: torch.Tensor,
+        edge_index: torch.Tensor,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        a, skip = self.interaction(node_attrs, h, radial, harmonics, edge_index)
+        h = self.product(a, h, node_attrs) + skip
+        return h, self.readout(h)
+
+
+class FusionMACE(torch.nn.Module):
+    """Per-atom and total energies of ``n_states`` electronic states.
+
+    Per layer t: ``A = Σ_j R(r_ij) Y(r̂_ij) ⊗ W h_j`` (interaction), ``B = fusion(A [+1], h)``
+    (product), ``h ← linear(B) + skip(h)``, and a readout adds ``n_states`` energies per atom.
+    ``E_i,s = E0[Z_i, s] + scale_s · Σ_t readout_t(h_i)_s + shift_s``.
+
+    ``forward(data)``: the graph dict of :mod:`fusionpot.data.keys` (positions [n_atoms, 3] Å,
+    species, edge_index, edge_cell_shift, cell [n_graphs, 3, 3] Å, batch, ptr) -> the same
+    dict plus ``atomic_energy`` [n_atoms, n_states] eV and ``energy`` [n_graphs, n_states] eV.
+    Forces and stress: wrap in :class:`~fusionpot.models.ForceOutput`.
+    """
+
+    __jit_ignored_attributes__: ClassVar[list[str]] = ["config"]
+    reference_energies: torch.Tensor
+    scale: torch.Tensor
+    shift: torch.Tensor
+
+    def __init__(self, config: FusionMACEConfig) -> None:
+        super().__init__()
+        if not isinstance(config, FusionMACEConfig):
+            raise TypeError(f"config must be a FusionMACEConfig, got {type(config).__name__}")
+        self.config = config
+        self.n_elements = len(config.elements)
+        self.n_states = config.n_states
+        self.r_max = config.r_max
+        dtype = config.torch_dtype
+        c = config.channels
+        with default_dtype(dtype):
+            self.node_embedding = o3.Linear(
+                o3.Irreps(f"{self.n_elements}x0e"), channel_irreps("0e", c)
+            )
+            self.edge_embedding = EdgeEmbedding(
+                config.r_max, config.n_radial, config.cutoff_p, config.l_max
+            )
+            irreps_sh = self.edge_embedding.irreps_sh
+            sh_per_channel = format_irreps_list(tuple(ir for _, ir in irreps_sh))
+            self.layers = torch.nn.ModuleList()
+            h_per_channel = "0e"
+            for layer in range(config.n_layers):
+                last = layer == config.n_layers - 1
+                out_per_channel = "0e" if last else config.hidden_irreps
+                irreps_out = channel_irreps(out_per_channel, c)
+                interaction = Interaction(
+                    self.n_elements,
+                    channel_irreps(h_per_channel, c),
+                    irreps_sh,
+                    config.n_radial,
+                    c,
+                    irreps_out,
+                    config.avg_num_neighbors,
+                    list(config.radial_mlp),
+                )
+                product = FusionProduct(
+                    config.diagram,
+                    sh_per_channel,
+                    h_per_channel,
+                    out_per_channel,
+                    c,
+                    config.weights,
+                    self.n_elements,
+                    config.fusion_lmax,
+                    config.constant_leaf,
+                    dtype,
+                )
+                readout = (
+                    MLPStateReadout(irreps_out, config.n_states, config.readout_mlp)
+                    if last
+                    else LinearStateReadout(irreps_out, config.n_states)
+                )
+                self.layers.append(Layer(interaction, product, readout))
+                h_per_channel = out_per_channel
+        shape = (self.n_elements, config.n_states)
+        self.register_buffer("reference_energies", torch.zeros(shape, dtype=dtype))
+        self.register_buffer("scale", torch.ones(config.n_states, dtype=dtype))
+        self.register_buffer("shift", torch.zeros(config.n_states, dtype=dtype))
+        self.to(dtype)
+
+    def forward(self, data: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        for key in _REQUIRED:
+            if key not in data:
+                raise ValueError(f"the graph dict has no '{key}' (see fusionpot.data.keys)")
+        positions = data[keys.POSITIONS]
+        species = data[keys.SPECIES]
+        edge_index = data[keys.EDGE_INDEX]
+        batch = data[keys.BATCH]
+        node_attrs = torch.nn.functional.one_hot(species, self.n_elements).to(positions.dtype)
+
+        vectors = edge_vectors(
+            positions, data[keys.CELL], edge_index, data[keys.EDGE_CELL_SHIFT], batch
+        )
+        radial, harmonics = self.edge_embedding(vectors)
+        h = self.node_embedding(node_attrs)
+        readout_sum = positions.new_zeros(positions.shape[0], self.n_states)
+        for layer in self.layers:
+            h, layer_energy = layer(node_attrs, h, radial, harmonics, edge_index)
+            readout_sum = readout_sum + layer_energy
+
+        atomic_energy = self.reference_energies.index_select(0, species)
+        atomic_energy = atomic_energy + self.scale * readout_sum + self.shift
+        n_graphs = data[keys.PTR].shape[0] - 1
+        energy = atomic_energy.new_zeros(n_graphs, self.n_states).index_add(0, batch, atomic_energy)
+        out = data.copy()
+        out[keys.ATOMIC_ENERGY] = atomic_energy
+        out[keys.ENERGY] = energy
+        return out
+
+    @torch.jit.unused
+    def set_energy_normalisation(
+        self, reference_energies: torch.Tensor, scale: torch.Tensor, shift: torch.Tensor
+    ) -> None:
+        """Set E0 [n_elements, n_states] eV, scale [n_states] eV and shift [n_states] eV."""
+        for name, value, shape in (
+            ("reference_energies", reference_energies, self.reference_energies.shape),
+            ("scale", scale, self.scale.shape),
+            ("shift", shift, self.shift.shape),
+        ):
+            value = torch.as_tensor(value)
+            if value.shape != shape:
+                raise ValueError(f"{name} must have shape {list(shape)}, got {list(value.shape)}")
+            getattr(self, name).copy_(value)
+
+    def extra_repr(self) -> str:
+        return f"{self.config}"

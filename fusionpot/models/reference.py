@@ -1,0 +1,41 @@
+"""Per-element reference energies E0 fitted by least squares, one column per state."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+__all__ = ["fit_reference_energies", "species_counts"]
+
+
+def species_counts(species: torch.Tensor, batch: torch.Tensor, n_elements: int) -> torch.Tensor:
+    """How many atoms of each element every graph has: [n_graphs, n_elements].
+
+    species: [n_atoms] element indices; batch: [n_atoms] graph indices.
+    """
+    n_graphs = int(batch.max()) + 1 if batch.numel() else 0
+    counts = torch.zeros(n_graphs, n_elements, dtype=torch.int64, device=species.device)
+    return counts.index_put_((batch, species), torch.ones_like(species), accumulate=True)
+
+
+def fit_reference_energies(counts: np.ndarray, energies: np.ndarray) -> np.ndarray:
+    """Solve ``min ‖counts @ E0 - energies‖²`` for E0, every state at once.
+
+    counts: [n_graphs, n_elements] atoms per element; energies: [n_graphs, n_states] eV.
+    Returns E0: [n_elements, n_states] eV. Elements absent from every graph get 0, and
+    when compositions do not determine E0 (e.g. one molecule's MD), the minimum-norm
+    solution is returned, as numpy's ``lstsq`` does.
+    """
+    counts = np.asarray(counts, dtype=np.float64)
+    energies = np.asarray(energies, dtype=np.float64)
+    if counts.ndim != 2:
+        raise ValueError(f"counts must be [n_graphs, n_elements], got shape {counts.shape}")
+    if energies.ndim != 2 or energies.shape[0] != counts.shape[0]:
+        raise ValueError(
+            f"energies must be [n_graphs, n_states] with n_graphs = {counts.shape[0]}, "
+            f"got shape {energies.shape}"
+        )
+    if not (np.isfinite(counts).all() and np.isfinite(energies).all()):
+        raise ValueError("counts and energies must be finite")
+    solution, *_ = np.linalg.lstsq(counts, energies, rcond=None)
+    return solution
