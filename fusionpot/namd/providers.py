@@ -72,24 +72,14 @@ class AutogradProvider:
         """Coupling vectors [n_traj, n_states, n_states, n_atoms, 3] 1/Å."""
         raise NotImplementedError(f"{type(self).__name__} provides no coupling vectors")
 
-    _vmap_gradients: bool = True
-
-    def _state_gradients(self, energies: torch.Tensor, pos: torch.Tensor) -> torch.Tensor:
-        """∂E_s/∂R for every state: [n_traj, S, n_atoms, 3], in one vmapped backward pass
-        (``is_grads_batched``) or, for models vmap cannot handle, one pass per state."""
+    @staticmethod
+    def _state_gradients(energies: torch.Tensor, pos: torch.Tensor) -> torch.Tensor:
+        """∂E_s/∂R for every state, [n_traj, S, n_atoms, 3]: one backward pass per state
+        (a vmapped pass over the states, ``is_grads_batched``, was not faster for MACE on
+        CPU)."""
         n_states = energies.shape[1]
-        if self._vmap_gradients:
-            eye = torch.eye(n_states, dtype=energies.dtype, device=energies.device)
-            seeds = eye[:, None, :].expand(n_states, *energies.shape)
-            try:
-                grads = torch.autograd.grad(
-                    energies, pos, grad_outputs=seeds, is_grads_batched=True, retain_graph=True
-                )[0]
-                return grads.transpose(0, 1)
-            except RuntimeError:
-                self._vmap_gradients = False
         per_state = [
-            torch.autograd.grad(energies[:, s].sum(), pos, retain_graph=True)[0]
+            torch.autograd.grad(energies[:, s].sum(), pos, retain_graph=s < n_states - 1)[0]
             for s in range(n_states)
         ]
         return torch.stack(per_state, dim=1)
