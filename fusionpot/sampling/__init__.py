@@ -5,14 +5,17 @@ Every function returns new ``ase.Atoms`` (positions Å) tagged with ``info["subs
 
 from fusionpot.sampling.geometry import pyramidalise, relaxed_scan
 from fusionpot.sampling.md import hot_md
+from fusionpot.sampling.photoisomer import PhotoisomerPlan, photoisomer_subsets
 from fusionpot.sampling.pool import interleave
 from fusionpot.sampling.seam import seam_steps
 from fusionpot.sampling.wigner import normal_modes, wigner_positions
 
 __all__ = [
+    "PhotoisomerPlan",
     "hot_md",
     "interleave",
     "normal_modes",
+    "photoisomer_subsets",
     "pyramidalise",
     "relaxed_scan",
     "seam_steps",
