@@ -1,0 +1,240 @@
+"""Fusion-MACE: symmetries, forces and stress by finite differences, batching, bad input."""
+
+from __future__ import annotations
+
+import ase
+import numpy as np
+import pytest
+import torch
+from scipy.spatial.transform import Rotation
+
+from fusionpot.data import atoms_to_graph, keys
+from fusionpot.models import ForceOutput, FusionMACEConfig, build_model
+
+ELEMENTS = ("H", "C", "O")
+ATOL = 1e-9
+
+
+def small_config(**changes) -> FusionMACEConfig:
+    base = {
+        "elements": ELEMENTS,
+        "r_max": 3.0,
+        "channels": 8,
+        "l_max": 2,
+        "n_layers": 2,
+        "n_states": 3,
+        "diagram": "((A, A), (A, h))",
+        "radial_mlp": (16,),
+        "avg_num_neighbors": 4.0,
+        "dtype": "float64",
+    }
+    return FusionMACEConfig(**{**base, **changes})
+
+
+def with_normalisation(model, seed: int):
+    """Non-trivial E0, scale and shift, so that they are exercised too."""
+    generator = torch.Generator().manual_seed(seed)
+    n_elements, n_states = model.reference_energies.shape
+    model.set_energy_normalisation(
+        torch.randn(n_elements, n_states, generator=generator, dtype=torch.float64),
+        1.0 + torch.rand(n_states, generator=generator, dtype=torch.float64),
+        torch.randn(n_states, generator=generator, dtype=torch.float64),
+    )
+    return model
+
+
+@pytest.fixture(scope="module")
+def model():
+    """A small three-state model with forces and stress (float64)."""
+    torch.manual_seed(0)
+    return ForceOutput(with_normalisation(build_model(small_config()), 1)).eval()
+
+
+def random_molecule(n_atoms: int, seed: int) -> ase.Atoms:
+    """Atoms 0.9–1.5 Å from an earlier atom, no two closer than 0.9 Å."""
+    rng = np.random.default_rng(seed)
+    positions = [np.zeros(3)]
+    while len(positions) < n_atoms:
+        candidate = positions[rng.integers(len(positions))] + rng.normal(size=3)
+        if min(np.linalg.norm(candidate - p) for p in positions) > 0.9:
+            positions.append(candidate)
+    return ase.Atoms(rng.choice(list(ELEMENTS), n_atoms).tolist(), positions=positions)
+
+
+def random_crystal(seed: int) -> ase.Atoms:
+    """Four atoms in a small triclinic cell: every atom sees its own images."""
+    rng = np.random.default_rng(seed)
+    cell = np.diag([2.6, 2.8, 3.0]) + rng.uniform(-0.3, 0.3, (3, 3))
+    fractional = np.array([[0, 0, 0], [0.5, 0.5, 0], [0.5, 0, 0.5], [0, 0.5, 0.5]])
+    positions = (fractional + rng.uniform(-0.05, 0.05, (4, 3))) @ cell
+    return ase.Atoms(["C", "O", "H", "C"], positions=positions, cell=cell, pbc=True)
+
+
+STRUCTURES = {"molecule": random_molecule(6, 0), "crystal": random_crystal(1)}
+
+
+def evaluate(model, structures: list[ase.Atoms]) -> dict[str, torch.Tensor]:
+    graph = atoms_to_graph(structures, ELEMENTS, model.model.r_max, dtype=torch.float64)
+    return {k: v.detach() for k, v in model(graph).items()}
+
+
+def transformed(atoms: ase.Atoms, matrix: np.ndarray, shift: np.ndarray) -> ase.Atoms:
+    moved = atoms.copy()
+    moved.positions = atoms.positions @ matrix.T + shift
+    moved.cell = atoms.cell.array @ matrix.T
+    return moved
+
+
+def close(actual: torch.Tensor, expected: torch.Tensor) -> None:
+    torch.testing.assert_close(actual, expected, rtol=0.0, atol=ATOL)
+
+
+@pytest.mark.parametrize("name", sorted(STRUCTURES))
+@pytest.mark.parametrize("operation", ["rotation", "inversion", "rotoinversion", "translation"])
+def test_energies_invariant_forces_and_stress_equivariant(model, name, operation):
+    atoms = STRUCTURES[name]
+    rotation = Rotation.random(random_state=np.random.default_rng(7)).as_matrix()
+    matrix = {
+        "rotation": rotation,
+        "inversion": -np.eye(3),
+        "rotoinversion": -rotation,
+        "translation": np.eye(3),
+    }[operation]
+    shift = np.array([0.3, -1.7, 2.2]) if operation == "translation" else np.zeros(3)
+    before = evaluate(model, [atoms])
+    after = evaluate(model, [transformed(atoms, matrix, shift)])
+    g = torch.as_tensor(matrix)
+    close(after[keys.ENERGY], before[keys.ENERGY])
+    close(after[keys.ATOMIC_ENERGY], before[keys.ATOMIC_ENERGY])
+    close(after[keys.FORCES], before[keys.FORCES] @ g.T)
+    close(after[keys.STRESS], g @ before[keys.STRESS] @ g.T)
+    assert before[keys.FORCES].abs().max() > 1e-3  # the checks are not vacuous
+
+
+@pytest.mark.parametrize("name", sorted(STRUCTURES))
+def test_permutation(model, name):
+    atoms = STRUCTURES[name]
+    order = np.random.default_rng(3).permutation(len(atoms))
+    before = evaluate(model, [atoms])
+    after = evaluate(model, [atoms[order]])
+    close(after[keys.ENERGY], before[keys.ENERGY])
+    close(after[keys.ATOMIC_ENERGY], before[keys.ATOMIC_ENERGY][order])
+    close(after[keys.FORCES], before[keys.FORCES][order])
+
+
+def energies_at(model, atoms: ase.Atoms) -> np.ndarray:
+    """Energies [n_states] eV from the bare model (no derivatives)."""
+    graph = atoms_to_graph([atoms], ELEMENTS, model.model.r_max, dtype=torch.float64)
+    with torch.no_grad():
+        return model.model(graph)[keys.ENERGY][0].numpy()
+
+
+@pytest.mark.parametrize("name", sorted(STRUCTURES))
+def test_forces_are_finite_differences_of_each_state(model, name):
+    atoms, step = STRUCTURES[name], 1e-5
+    forces = evaluate(model, [atoms])[keys.FORCES].numpy()  # [n_atoms, n_states, 3]
+    assert forces.shape == (len(atoms), 3, 3)
+    for i in range(len(atoms)):
+        for x in range(3):
+            plus, minus = atoms.copy(), atoms.copy()
+            plus.positions[i, x] += step
+            minus.positions[i, x] -= step
+            derivative = (energies_at(model, plus) - energies_at(model, minus)) / (2 * step)
+            np.testing.assert_allclose(forces[i, :, x], -derivative, rtol=0, atol=1e-7)
+
+
+def test_stress_is_the_strain_derivative(model):
+    atoms, step = STRUCTURES["crystal"], 1e-5
+    result = evaluate(model, [atoms])
+    stress = result[keys.STRESS][0].numpy()  # [n_states, 3, 3]
+    volume = atoms.get_volume()
+    for a in range(3):
+        for b in range(a, 3):
+            strain = np.zeros((3, 3))
+            strain[a, b] = strain[b, a] = step / (1 if a == b else 2)
+            plus = transformed(atoms, (np.eye(3) + strain).T, np.zeros(3))
+            minus = transformed(atoms, (np.eye(3) - strain).T, np.zeros(3))
+            derivative = (energies_at(model, plus) - energies_at(model, minus)) / (2 * step)
+            np.testing.assert_allclose(stress[:, a, b], derivative / volume, rtol=0, atol=1e-7)
+    close(result[keys.VIRIAL][0], -torch.as_tensor(stress) * volume)
+    assert np.abs(stress).max() > 1e-4
+
+
+def test_molecule_has_no_stress(model):
+    result = evaluate(model, [STRUCTURES["molecule"]])
+    assert torch.equal(result[keys.STRESS], torch.zeros(1, 3, 3, 3, dtype=torch.float64))
+
+
+def test_batch_equals_separate_runs(model):
+    parts = [random_molecule(5, 11), STRUCTURES["crystal"], random_molecule(8, 12)]
+    batched = evaluate(model, parts)
+    separate = [evaluate(model, [atoms]) for atoms in parts]
+    close(batched[keys.ENERGY], torch.cat([s[keys.ENERGY] for s in separate]))
+    for key in (keys.ATOMIC_ENERGY, keys.FORCES):
+        close(batched[key], torch.cat([s[key] for s in separate]))
+    close(batched[keys.STRESS], torch.cat([s[keys.STRESS] for s in separate]))
+
+
+def test_atomic_energies_sum_to_the_total(model):
+    result = evaluate(model, [random_molecule(5, 11), random_molecule(7, 12)])
+    per_atom = result[keys.ATOMIC_ENERGY]
+    close(result[keys.ENERGY], torch.stack([per_atom[:5].sum(0), per_atom[5:].sum(0)]))
+
+
+def test_single_state_path_weights_caterpillar():
+    """S = 1 is the ordinary potential; also the MACE-like diagram with per-path weights."""
+    torch.manual_seed(2)
+    config = small_config(n_states=1, diagram="((A, A), A)", weights="path", n_layers=1)
+    model = ForceOutput(build_model(config), compute_stress=False).eval()
+    atoms = STRUCTURES["molecule"]
+    result = evaluate(model, [atoms])
+    assert result[keys.ENERGY].shape == (1, 1)
+    assert result[keys.FORCES].shape == (len(atoms), 1, 3)
+    assert keys.STRESS not in result
+    moved = evaluate(model, [transformed(atoms, -np.eye(3), np.zeros(3))])
+    close(moved[keys.FORCES], -result[keys.FORCES])
+
+
+def test_states_differ_and_depend_on_geometry(model):
+    first = evaluate(model, [random_molecule(6, 21)])[keys.ENERGY]
+    second = evaluate(model, [random_molecule(6, 22)])[keys.ENERGY]
+    assert (first[0, 1:] - first[0, :-1]).abs().min() > 1e-6
+    assert (first - second).abs().min() > 1e-6
+
+
+def test_bad_input(model):
+    graph = atoms_to_graph([STRUCTURES["molecule"]], ELEMENTS, 3.0, dtype=torch.float64)
+    del graph[keys.EDGE_CELL_SHIFT]
+    with pytest.raises(ValueError, match="no 'edge_cell_shift'"):
+        model(graph)
+    with pytest.raises(ValueError, match=r"reference_energies must have shape \[3, 3\]"):
+        model.model.set_energy_normalisation(torch.zeros(3), torch.ones(3), torch.zeros(3))
+    with pytest.raises(TypeError, match="config must be a FusionMACEConfig"):
+        type(model.model)({"elements": ELEMENTS})
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"elements": ("H", "Qq")}, "unknown chemical symbol 'Qq'"),
+        ({"elements": ("H", "H")}, "repeats"),
+        ({"diagram": "((A, A), B)"}, r"must use leaf A and may use h; found \['B'\]"),
+        ({"diagram": "((A, A), A) -> 0e"}, "give the tree only"),
+        ({"diagram": "((A, A), A"}, "does not parse"),
+        ({"hidden_irreps": "1o"}, "needs a 0e"),
+        ({"weights": "edge"}, "weights must be"),
+        ({"dtype": "float16"}, "dtype must be one of"),
+        ({"n_states": 0}, "n_states must be positive"),
+        ({"r_max": -1.0}, "r_max must be positive"),
+    ],
+)
+def test_bad_config(change, message):
+    with pytest.raises(ValueError, match=message):
+        small_config(**change)
+
+
+def test_config_round_trip_and_unknown_fields():
+    config = small_config()
+    assert FusionMACEConfig.from_dict(config.to_dict()) == config
+    with pytest.raises(ValueError, match=r"unknown FusionMACEConfig fields \['lmax_sh'\]"):
+        FusionMACEConfig.from_dict({**config.to_dict(), "lmax_sh": 3})
