@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from fusionpot.models._mace import RadialEmbeddingBlock, o3
+from fusionpot.models._mace import RadialEmbeddingBlock, compile_mode, o3
 
 __all__ = ["EdgeEmbedding", "edge_vectors"]
 
@@ -28,6 +28,7 @@ def edge_vectors(
     return positions.index_select(0, sender) + shift - positions.index_select(0, receiver)
 
 
+@compile_mode("script")
 class EdgeEmbedding(torch.nn.Module):
     """Edge vectors -> radial features (Bessel × polynomial cutoff) and spherical harmonics.
 

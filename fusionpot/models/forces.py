@@ -5,10 +5,12 @@ from __future__ import annotations
 import torch
 
 from fusionpot.data import keys
+from fusionpot.models._mace import compile_mode
 
 __all__ = ["ForceOutput"]
 
 
+@compile_mode("script")
 class ForceOutput(torch.nn.Module):
     """Wrap an energy model: adds forces, and virial and stress for periodic graphs.
 

@@ -1,14 +1,12 @@
 """``FusionMACE``: MACE's message passing with a fusion-diagram product basis, S states."""
 
-from __future__ import annotations
-
 from typing import ClassVar
 
 import torch
 
 from fusionpot.data import keys
 from fusionpot.fusion.diagram import format_irreps_list
-from fusionpot.models._mace import o3
+from fusionpot.models._mace import compile_mode, o3
 from fusionpot.models.config import FusionMACEConfig, default_dtype
 from fusionpot.models.embedding import EdgeEmbedding, edge_vectors
 from fusionpot.models.interaction import Interaction
@@ -17,10 +15,19 @@ from fusionpot.models.readout import LinearStateReadout, MLPStateReadout
 
 __all__ = ["FusionMACE"]
 
-_REQUIRED = [keys.POSITIONS, keys.SPECIES, keys.EDGE_INDEX, keys.EDGE_CELL_SHIFT]
-_REQUIRED += [keys.CELL, keys.BATCH, keys.PTR]
+#: keys the model reads
+REQUIRED_KEYS = (
+    keys.POSITIONS,
+    keys.SPECIES,
+    keys.EDGE_INDEX,
+    keys.EDGE_CELL_SHIFT,
+    keys.CELL,
+    keys.BATCH,
+    keys.PTR,
+)
 
 
+@compile_mode("script")
 class Layer(torch.nn.Module):
     """One message-passing layer: interaction -> fusion product (+ skip) -> readout.
 
@@ -49,6 +56,7 @@ class Layer(torch.nn.Module):
         return h, self.readout(h)
 
 
+@compile_mode("script")
 class FusionMACE(torch.nn.Module):
     """Per-atom and total energies of ``n_states`` electronic states.
 
@@ -72,6 +80,7 @@ class FusionMACE(torch.nn.Module):
         if not isinstance(config, FusionMACEConfig):
             raise TypeError(f"config must be a FusionMACEConfig, got {type(config).__name__}")
         self.config = config
+        self.required_keys = list(REQUIRED_KEYS)  # an attribute, so TorchScript can loop over it
         self.n_elements = len(config.elements)
         self.n_states = config.n_states
         self.r_max = config.r_max
@@ -128,7 +137,7 @@ class FusionMACE(torch.nn.Module):
         self.to(dtype)
 
     def forward(self, data: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        for key in _REQUIRED:
+        for key in self.required_keys:
             if key not in data:
                 raise ValueError(f"the graph dict has no '{key}' (see fusionpot.data.keys)")
         positions = data[keys.POSITIONS]

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import torch
 
-from fusionpot.models._mace import RealAgnosticResidualInteractionBlock, o3
+from fusionpot.models._mace import RealAgnosticResidualInteractionBlock, compile_mode, o3
 
 __all__ = ["Interaction"]
 
 
+@compile_mode("script")
 class Interaction(torch.nn.Module):
     """One message-passing step up to the one-particle basis, plus the self-connection.
 

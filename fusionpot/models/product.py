@@ -6,7 +6,7 @@ import torch
 
 from fusionpot.fusion import FusionBlock
 from fusionpot.fusion.diagram import FusionDiagram, format_irreps_list, parse_irreps_list
-from fusionpot.models._mace import o3
+from fusionpot.models._mace import compile_mode, o3
 
 __all__ = ["FusionProduct", "channel_irreps", "from_channels", "to_channels"]
 
@@ -30,6 +30,7 @@ def from_channels(x: torch.Tensor, dims: list[int]) -> torch.Tensor:
     return torch.cat([b.reshape(x.shape[0], -1) for b in blocks], dim=-1)
 
 
+@compile_mode("script")
 class FusionProduct(torch.nn.Module):
     """Fuse the one-particle basis (and the node's own features) along a fusion tree.
 

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import torch
 
-from fusionpot.models._mace import o3
+from fusionpot.models._mace import compile_mode, o3
 
 __all__ = ["LinearStateReadout", "MLPStateReadout"]
 
 
+@compile_mode("script")
 class LinearStateReadout(torch.nn.Module):
     """One linear map of the node's scalars per state: [n_atoms, irreps_in] -> [n_atoms, S]."""
 
@@ -20,6 +21,7 @@ class LinearStateReadout(torch.nn.Module):
         return self.linear(x)
 
 
+@compile_mode("script")
 class MLPStateReadout(torch.nn.Module):
     """One small MLP per state: ``E_s = w_s · silu(W_s x)``, [n_atoms, irreps_in] -> [n_atoms, S].
 
