@@ -207,6 +207,9 @@ def test_bad_input(model):
     del graph[keys.EDGE_CELL_SHIFT]
     with pytest.raises(ValueError, match="no 'edge_cell_shift'"):
         model(graph)
+    single = atoms_to_graph([STRUCTURES["molecule"]], ELEMENTS, 3.0, dtype=torch.float32)
+    with pytest.raises(TypeError, match="positions are not in the model's dtype"):
+        model(single)
     with pytest.raises(ValueError, match=r"reference_energies must have shape \[3, 3\]"):
         model.model.set_energy_normalisation(torch.zeros(3), torch.ones(3), torch.zeros(3))
     with pytest.raises(TypeError, match="config must be a FusionMACEConfig"):

@@ -141,6 +141,11 @@ class FusionMACE(torch.nn.Module):
             if key not in data:
                 raise ValueError(f"the graph dict has no '{key}' (see fusionpot.data.keys)")
         positions = data[keys.POSITIONS]
+        if positions.dtype != self.reference_energies.dtype:
+            raise TypeError(
+                "positions are not in the model's dtype: build the graph with "
+                "dtype=model.config.torch_dtype"
+            )
         species = data[keys.SPECIES]
         edge_index = data[keys.EDGE_INDEX]
         batch = data[keys.BATCH]
