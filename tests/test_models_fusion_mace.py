@@ -241,3 +241,15 @@ def test_config_round_trip_and_unknown_fields():
     assert FusionMACEConfig.from_dict(config.to_dict()) == config
     with pytest.raises(ValueError, match=r"unknown FusionMACEConfig fields \['lmax_sh'\]"):
         FusionMACEConfig.from_dict({**config.to_dict(), "lmax_sh": 3})
+
+
+def test_channel_layout_matches_e3nn():
+    """``to_channels`` puts channel c of every irrep together; ``from_channels`` undoes it."""
+    from fusionpot.models.product import channel_irreps, from_channels, to_channels
+
+    irreps = channel_irreps("0e+1o", 2)  # e3nn layout: [c0 0e, c1 0e | c0 1o (3), c1 1o (3)]
+    flat = torch.arange(8.0)[None]
+    per_channel = to_channels(flat, [1, 3], 2)
+    assert str(irreps) == "2x0e+2x1o"
+    assert per_channel.tolist() == [[[0.0, 2.0, 3.0, 4.0], [1.0, 5.0, 6.0, 7.0]]]
+    assert torch.equal(from_channels(per_channel, [1, 3]), flat)
