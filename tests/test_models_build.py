@@ -126,3 +126,15 @@ def test_import_leaves_the_environment_alone():
         [sys.executable, "-c", code], capture_output=True, text=True, env=environment, check=True
     )
     assert result.stdout == "None\n"
+
+
+def test_training_mode_differentiates_forces(graph):
+    """In training mode the force graph is kept, so a force loss reaches every weight."""
+    torch.manual_seed(6)
+    model = ForceOutput(build_model(CONFIG), compute_stress=False).train()
+    out = model(graph)
+    loss = out[keys.FORCES].square().sum() + out[keys.ENERGY].square().sum()
+    loss.backward()
+    missing = [name for name, p in model.named_parameters() if p.grad is None]
+    assert not missing
+    assert all(float(p.grad.abs().max()) > 0 for p in model.parameters() if p.grad is not None)
