@@ -36,6 +36,11 @@ theory, not copied here); train on both.
   (Newton steps that close the S1-S0 gap of a linear model built from the energies and
   forces of the lowest-gap labelled frames, `fusionpot sample seam`; labelled first).
 - **Resume**: `potentials/stilbene/campaign.sh` (background, idle CPU; `campaign.sh stop`).
+- **Checks** (2026-11-25): the labeller reproduces the seed's trans minimum (seed_index 7)
+  exactly: |ΔE| = 0 eV, |ΔF| ≤ 5e-9 eV/Å for all states (`bench/label_seed_reproduction.py`);
+  at the seam step with S1-S0 = 0.057 eV, the analytic derivatives along the gap gradient
+  agree with central differences (h = 1e-3 Å) to 0.004 / 0.003 / 0.011 eV/Å for S0 / S1 /
+  S2, on values of 13-19 eV/Å (`bench/label_fd_check.py`).
 
 ## Contents ({n} frames, {n_failed} failed)
 
