@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -17,10 +16,10 @@ from fusionpot.labels import (
     XTBLabeller,
     check_atoms,
 )
-from fusionpot.labels.openqp import parse_openqp_log
+from fusionpot.labels.openqp import find_executable, parse_openqp_log
 
 needs_openqp = pytest.mark.skipif(
-    shutil.which("openqp") is None, reason="OpenQP not installed (pip install openqp==1.2.1)"
+    find_executable("openqp") is None, reason="OpenQP not installed (pip install openqp==1.2.1)"
 )
 
 

@@ -12,6 +12,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 import tempfile
 import time
 from dataclasses import dataclass
@@ -31,7 +32,7 @@ from fusionpot.labels.base import (
     finite_or_error,
 )
 
-__all__ = ["OpenQPLabeller", "parse_openqp_log"]
+__all__ = ["OpenQPLabeller", "find_executable", "parse_openqp_log"]
 
 _FLOAT = r"[-+]?\d+\.\d+(?:[EeDd][-+]?\d+)?"
 _SCF_ITERATIONS = re.compile(
@@ -79,6 +80,11 @@ def parse_openqp_log(text: str, n_states: int, n_atoms: int) -> dict[str, Any]:
         result["scf_type"] = scf.group(1)
         result["scf_iterations"] = int(scf.group(3))
     return result
+
+
+def find_executable(name: str) -> str | None:
+    """``name`` on PATH, else beside the running Python (an unactivated virtualenv)."""
+    return shutil.which(name) or shutil.which(name, path=os.path.dirname(sys.executable))
 
 
 @dataclass
@@ -161,7 +167,7 @@ class OpenQPLabeller(Labeller):
         check_atoms(atoms, max_atomic_number=self.max_atomic_number)
         if atoms.pbc.any():
             raise ValueError("OpenQP backend labels molecules only; got a periodic cell")
-        exe = shutil.which(self.executable)
+        exe = find_executable(self.executable)
         if exe is None:
             raise ProgramNotFoundError(
                 f"OpenQP executable {self.executable!r} not found on PATH "
