@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -110,3 +111,11 @@ def finite_or_error(values: np.ndarray, what: str) -> np.ndarray:
     if not np.all(np.isfinite(values)):
         raise LabelError(f"{what} contains non-finite values")
     return values
+
+
+def package_version(name: str) -> str:
+    """Installed version of the Python package ``name`` for provenance, or ``"unknown"``."""
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return "unknown"

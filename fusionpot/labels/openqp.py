@@ -16,7 +16,6 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +29,7 @@ from fusionpot.labels.base import (
     ProgramNotFoundError,
     check_atoms,
     finite_or_error,
+    package_version,
 )
 
 __all__ = ["OpenQPLabeller", "find_executable", "parse_openqp_log"]
@@ -116,10 +116,7 @@ class OpenQPLabeller(Labeller):
             raise ValueError(f"threads must be >= 1, got {self.threads}")
 
     def describe(self) -> dict[str, Any]:
-        try:
-            version = metadata.version("openqp")
-        except metadata.PackageNotFoundError:
-            version = "unknown"
+        version = package_version("openqp")
         return {
             "program": f"OpenQP {version}",
             "method": "MRSF-TDDFT",

@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import time
 from dataclasses import dataclass
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +22,7 @@ from fusionpot.labels.base import (
     ProgramNotFoundError,
     check_atoms,
     finite_or_error,
+    package_version,
 )
 
 __all__ = ["XTBLabeller"]
@@ -53,10 +53,7 @@ class XTBLabeller(Labeller):
             raise ValueError(f"unknown xTB method {self.method!r}; choose one of {METHODS}")
 
     def describe(self) -> dict[str, Any]:
-        try:
-            version = metadata.version("tblite")
-        except metadata.PackageNotFoundError:
-            version = "unknown"
+        version = package_version("tblite")
         return {
             "program": f"tblite {version}",
             "method": self.method,
