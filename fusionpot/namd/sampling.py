@@ -11,7 +11,8 @@ from ase import units
 
 from fusionpot.namd.initial import InitialConditions
 from fusionpot.namd.providers import Provider
-from fusionpot.namd.units import ACCEL_ANG_FS2, HBAR_EV_FS, KE_EV
+from fusionpot.namd.units import ACCEL_ANG_FS2, HBAR_EV_FS
+from fusionpot.sampling.wigner import wigner_widths
 
 __all__ = ["excite", "normal_modes", "read_initial_conditions", "wigner_sample"]
 
@@ -72,8 +73,8 @@ def wigner_sample(
     """Wigner distribution of the harmonic ground state (or thermal state) of S0.
 
     Per mode k (ω_k rad/fs, mass-weighted coordinate Q_k in Å·√amu), independent normals
-    with ⟨Q_k²⟩ = ħ/(2 κ ω_k)·coth(ħω_k/2k_BT), ⟨Q̇_k²⟩ = ω_k² ⟨Q_k²⟩, where κ = ``KE_EV``
-    converts amu·Å²/fs² to eV; R = R_0 + Σ_k Q_k L_k/√m, v = Σ_k Q̇_k L_k/√m.
+    with the widths of :func:`fusionpot.sampling.wigner.wigner_widths` (σ_k for Q_k,
+    ω_k σ_k for Q̇_k); R = R_0 + Σ_k Q_k L_k/√m, v = Σ_k Q̇_k L_k/√m.
 
     positions: [n_atoms, 3] Å (a minimum); masses: [n_atoms] amu; temperature K.
     Trajectory i draws from numpy's generator seeded by (seed, i), so any subset
@@ -86,11 +87,7 @@ def wigner_sample(
         raise ValueError(f"temperature must be ≥ 0 K, got {temperature}")
     omega, modes = normal_modes(provider, positions, numbers, masses)
     omega_np, modes_np = omega.detach().cpu().numpy(), modes.detach().cpu().numpy()
-    if temperature > 0:
-        thermal = 1.0 / np.tanh(HBAR_EV_FS * omega_np / (2.0 * units.kB * temperature))
-    else:
-        thermal = np.ones_like(omega_np)
-    sigma_q = np.sqrt(HBAR_EV_FS / (2.0 * KE_EV * omega_np) * thermal)
+    sigma_q = wigner_widths(HBAR_EV_FS * omega_np, temperature)
     sigma_p = omega_np * sigma_q
     inv_sqrt_m = (masses.detach().cpu().numpy() ** -0.5)[:, None]
     pos = np.empty((n_traj, *positions.shape))

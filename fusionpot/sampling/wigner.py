@@ -9,7 +9,7 @@ from ase import Atoms, units
 from ase.calculators.calculator import Calculator
 from ase.vibrations import Vibrations
 
-__all__ = ["normal_modes", "wigner_positions"]
+__all__ = ["normal_modes", "wigner_positions", "wigner_widths"]
 
 HBAR = units._hbar * units.J * units.s  # eV · (Å sqrt(amu/eV)), ASE's time unit
 
@@ -69,18 +69,13 @@ def wigner_positions(
     """Positions drawn from the harmonic Wigner distribution of each mode.
 
     For mode k with ħω_k = energies[k] (eV), the mass-weighted coordinate Q_k
-    (amu^½ Å) is Gaussian with variance σ_k² = ħ² / (2 ħω_k) · coth(ħω_k / 2 k_B T)
-    (T = 0: coth = 1); x = x_min + Σ_k Q_k modes[k] / sqrt(m).
+    (amu^½ Å) is Gaussian with the width of :func:`wigner_widths`;
+    x = x_min + Σ_k Q_k modes[k] / sqrt(m).
     modes: [n_modes, n_atoms, 3] mass-weighted orthonormal; temperature: K.
     """
     if n_samples < 0:
         raise ValueError(f"n_samples must be >= 0, got {n_samples}")
-    if temperature < 0:
-        raise ValueError(f"temperature must be >= 0 K, got {temperature}")
-    coth = np.ones_like(energies)
-    if temperature > 0:
-        coth = 1.0 / np.tanh(energies / (2 * units.kB * temperature))
-    sigma = np.sqrt(HBAR**2 / (2 * energies) * coth)
+    sigma = wigner_widths(energies, temperature)
     inv_sqrt_m = 1.0 / np.sqrt(atoms.get_masses())[:, None]
     samples = []
     for _ in range(n_samples):
@@ -91,3 +86,22 @@ def wigner_positions(
         sample.positions = atoms.positions + displacement
         samples.append(sample)
     return samples
+
+
+def wigner_widths(hbar_omega: np.ndarray, temperature: float = 0.0) -> np.ndarray:
+    """Standard deviations σ_k (amu^½ Å) of the mass-weighted normal coordinates Q_k.
+
+    The harmonic Wigner distribution of mode k (ħω_k = ``hbar_omega[k]`` eV) is Gaussian in
+    Q_k with σ_k² = ħ² / (2 ħω_k) · coth(ħω_k / 2 k_B T) (T = 0 K: coth = 1), and in the
+    velocity Q̇_k with width ω_k σ_k. Reference: E. Wigner, Phys. Rev. 40, 749 (1932).
+
+    >>> float(wigner_widths(np.array([0.2]))[0]) > float(wigner_widths(np.array([0.4]))[0])
+    True
+    """
+    if temperature < 0:
+        raise ValueError(f"temperature must be >= 0 K, got {temperature}")
+    hbar_omega = np.asarray(hbar_omega, dtype=np.float64)
+    coth = np.ones_like(hbar_omega)
+    if temperature > 0:
+        coth = 1.0 / np.tanh(hbar_omega / (2 * units.kB * temperature))
+    return np.sqrt(HBAR**2 / (2 * hbar_omega) * coth)
