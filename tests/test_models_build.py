@@ -65,7 +65,8 @@ def test_save_load_round_trip(tmp_path, model, graph):
     torch.testing.assert_close(loaded(graph)[keys.ENERGY], model(graph)[keys.ENERGY])
     checkpoint = torch.load(path, weights_only=True)
     assert checkpoint["format_version"] == FORMAT_VERSION
-    assert set(checkpoint) == {"format_version", "config", "state_dict"}
+    assert set(checkpoint) == {"format_version", "arch", "config", "state_dict"}
+    assert checkpoint["arch"] == "fusion-mace"
 
 
 class _Exploit:

@@ -11,17 +11,27 @@
 (torch.Size([1, 2]), torch.Size([3, 2, 3]))
 """
 
-from fusionpot.models.build import FORMAT_VERSION, build_model, load_model, save_model
+from fusionpot.models.build import (
+    ARCHITECTURES,
+    FORMAT_VERSION,
+    build_model,
+    load_model,
+    save_model,
+)
 from fusionpot.models.config import FusionMACEConfig
 from fusionpot.models.forces import ForceOutput
 from fusionpot.models.fusion_mace import FusionMACE
+from fusionpot.models.mace_baseline import MACEBaseline, MACEConfig
 from fusionpot.models.reference import fit_reference_energies, species_counts
 
 __all__ = [
+    "ARCHITECTURES",
     "FORMAT_VERSION",
     "ForceOutput",
     "FusionMACE",
     "FusionMACEConfig",
+    "MACEBaseline",
+    "MACEConfig",
     "build_model",
     "fit_reference_energies",
     "load_model",

@@ -17,6 +17,7 @@ _previous = os.environ.get(_KEY)
 try:
     with contextlib.redirect_stdout(io.StringIO()):
         from mace.modules.blocks import RadialEmbeddingBlock, RealAgnosticResidualInteractionBlock
+        from mace.modules.models import MACE
 finally:
     if _previous is None:
         os.environ.pop(_KEY, None)
@@ -25,4 +26,10 @@ finally:
 
 from e3nn.util.jit import compile_mode  # noqa: E402  (after fusionpot._e3nn)
 
-__all__ = ["RadialEmbeddingBlock", "RealAgnosticResidualInteractionBlock", "compile_mode", "o3"]
+__all__ = [
+    "MACE",
+    "RadialEmbeddingBlock",
+    "RealAgnosticResidualInteractionBlock",
+    "compile_mode",
+    "o3",
+]

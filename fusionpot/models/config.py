@@ -11,22 +11,50 @@ import contextlib
 import dataclasses
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar, TypeVar
 
 import torch
 from ase.data import atomic_numbers
 
 from fusionpot.fusion.diagram import DiagramSyntaxError, FusionDiagram, parse_irreps_list
 
-__all__ = ["DTYPES", "LEAVES", "FusionMACEConfig", "default_dtype"]
+__all__ = ["DTYPES", "LEAVES", "ConfigDict", "FusionMACEConfig", "default_dtype", "validate_common"]
 
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
 #: leaf names a diagram may use: the one-particle basis A and the node's own features h
 LEAVES = ("A", "h")
 
 
+class ConfigDict:
+    """Shared by the architectures' frozen config dataclasses: dtype, plain-dict round trip."""
+
+    #: the architecture's name, recorded in checkpoints (``"fusion-mace"``, ``"mace"``)
+    arch: ClassVar[str]
+    dtype: str
+
+    @property
+    def torch_dtype(self) -> torch.dtype:
+        return DTYPES[self.dtype]
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain types only (lists, str, numbers): safe for YAML, JSON and torch.save."""
+        data = dataclasses.asdict(self)  # type: ignore[call-overload]
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in data.items()}
+
+    @classmethod
+    def from_dict(cls: type[_C], data: dict[str, Any]) -> _C:
+        names = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+        unknown = sorted(set(data) - names)
+        if unknown:
+            raise ValueError(f"unknown {cls.__name__} fields {unknown}; known: {sorted(names)}")
+        return cls(**data)
+
+
+_C = TypeVar("_C", bound=ConfigDict)
+
+
 @dataclass(frozen=True)
-class FusionMACEConfig:
+class FusionMACEConfig(ConfigDict):
     """Hyperparameters of :class:`~fusionpot.models.FusionMACE`.
 
     elements: chemical symbols the model knows, in species-index order.
@@ -66,6 +94,7 @@ class FusionMACEConfig:
     radial_mlp: tuple[int, ...] = field(default=(64, 64, 64))
     readout_mlp: int = 16
     dtype: str = "float64"
+    arch: ClassVar[str] = "fusion-mace"
 
     def __post_init__(self) -> None:
         # lists from YAML/JSON become tuples, so configs compare and hash as values
@@ -74,26 +103,9 @@ class FusionMACEConfig:
         self._validate()
 
     def _validate(self) -> None:
-        if not self.elements:
-            raise ValueError("elements must name at least one chemical symbol")
-        for symbol in self.elements:
-            if symbol not in atomic_numbers or symbol == "X":
-                raise ValueError(f"unknown chemical symbol {symbol!r} in elements")
-        if len(set(self.elements)) != len(self.elements):
-            raise ValueError(f"elements has repeats: {self.elements}")
-        positive = ("r_max", "n_radial", "channels", "n_layers", "n_states", "avg_num_neighbors")
-        for name in (*positive, "readout_mlp", "cutoff_p"):
-            if not getattr(self, name) > 0:
-                raise ValueError(f"{name} must be positive, got {getattr(self, name)!r}")
-        if self.l_max < 0:
-            raise ValueError(f"l_max must be >= 0, got {self.l_max}")
-        if self.dtype not in DTYPES:
-            raise ValueError(f"dtype must be one of {sorted(DTYPES)}, got {self.dtype!r}")
+        validate_common(self)
         if self.weights not in ("path", "vertex"):
             raise ValueError(f"weights must be 'path' or 'vertex', got {self.weights!r}")
-        hidden = parse_irreps_list(self.hidden_irreps, "hidden_irreps")
-        if not any(ir.l == 0 and ir.p == 1 for ir in hidden):
-            raise ValueError(f"hidden_irreps {self.hidden_irreps!r} needs a 0e for the readout")
         if "->" in self.diagram:
             raise ValueError(
                 f"diagram {self.diagram!r}: give the tree only; each layer sets its outputs"
@@ -108,24 +120,32 @@ class FusionMACEConfig:
                 f"diagram {self.diagram!r} must use leaf A and may use h; found {sorted(unknown)}"
             )
 
-    @property
-    def torch_dtype(self) -> torch.dtype:
-        return DTYPES[self.dtype]
 
-    def to_dict(self) -> dict[str, Any]:
-        """Plain types only (lists, str, numbers): safe for YAML, JSON and torch.save."""
-        data = dataclasses.asdict(self)
-        data["elements"] = list(self.elements)
-        data["radial_mlp"] = list(self.radial_mlp)
-        return data
+def validate_common(config: Any) -> None:
+    """Checks shared by every architecture's config (elements, sizes, l_max, dtype, irreps).
 
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> FusionMACEConfig:
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - names)
-        if unknown:
-            raise ValueError(f"unknown FusionMACEConfig fields {unknown}; known: {sorted(names)}")
-        return cls(**data)
+    ``config`` has the fields ``elements``, ``r_max``, ``n_radial``, ``cutoff_p``,
+    ``channels``, ``l_max``, ``hidden_irreps``, ``n_layers``, ``n_states``,
+    ``avg_num_neighbors``, ``readout_mlp`` and ``dtype``.
+    """
+    if not config.elements:
+        raise ValueError("elements must name at least one chemical symbol")
+    for symbol in config.elements:
+        if symbol not in atomic_numbers or symbol == "X":
+            raise ValueError(f"unknown chemical symbol {symbol!r} in elements")
+    if len(set(config.elements)) != len(config.elements):
+        raise ValueError(f"elements has repeats: {config.elements}")
+    positive = ("r_max", "n_radial", "channels", "n_layers", "n_states", "avg_num_neighbors")
+    for name in (*positive, "readout_mlp", "cutoff_p"):
+        if not getattr(config, name) > 0:
+            raise ValueError(f"{name} must be positive, got {getattr(config, name)!r}")
+    if config.l_max < 0:
+        raise ValueError(f"l_max must be >= 0, got {config.l_max}")
+    if config.dtype not in DTYPES:
+        raise ValueError(f"dtype must be one of {sorted(DTYPES)}, got {config.dtype!r}")
+    hidden = parse_irreps_list(config.hidden_irreps, "hidden_irreps")
+    if not any(ir.l == 0 and ir.p == 1 for ir in hidden):
+        raise ValueError(f"hidden_irreps {config.hidden_irreps!r} needs a 0e for the readout")
 
 
 @contextlib.contextmanager

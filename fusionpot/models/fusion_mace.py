@@ -12,6 +12,7 @@ from fusionpot.models.embedding import EdgeEmbedding, edge_vectors
 from fusionpot.models.interaction import Interaction
 from fusionpot.models.product import FusionProduct, channel_irreps
 from fusionpot.models.readout import LinearStateReadout, MLPStateReadout
+from fusionpot.models.reference import copy_energy_normalisation, scaled_energies
 
 __all__ = ["FusionMACE"]
 
@@ -161,10 +162,15 @@ class FusionMACE(torch.nn.Module):
             h, layer_energy = layer(node_attrs, h, radial, harmonics, edge_index)
             readout_sum = readout_sum + layer_energy
 
-        atomic_energy = self.reference_energies.index_select(0, species)
-        atomic_energy = atomic_energy + self.scale * readout_sum + self.shift
-        n_graphs = data[keys.PTR].shape[0] - 1
-        energy = atomic_energy.new_zeros(n_graphs, self.n_states).index_add(0, batch, atomic_energy)
+        atomic_energy, energy = scaled_energies(
+            readout_sum,
+            species,
+            batch,
+            data[keys.PTR].shape[0] - 1,
+            self.reference_energies,
+            self.scale,
+            self.shift,
+        )
         out = data.copy()
         out[keys.ATOMIC_ENERGY] = atomic_energy
         out[keys.ENERGY] = energy
@@ -175,15 +181,7 @@ class FusionMACE(torch.nn.Module):
         self, reference_energies: torch.Tensor, scale: torch.Tensor, shift: torch.Tensor
     ) -> None:
         """Set E0 [n_elements, n_states] eV, scale [n_states] eV and shift [n_states] eV."""
-        for name, value, shape in (
-            ("reference_energies", reference_energies, self.reference_energies.shape),
-            ("scale", scale, self.scale.shape),
-            ("shift", shift, self.shift.shape),
-        ):
-            value = torch.as_tensor(value)
-            if value.shape != shape:
-                raise ValueError(f"{name} must have shape {list(shape)}, got {list(value.shape)}")
-            getattr(self, name).copy_(value)
+        copy_energy_normalisation(self, reference_energies, scale, shift)
 
     def extra_repr(self) -> str:
         return f"{self.config}"

@@ -5,7 +5,12 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-__all__ = ["fit_reference_energies", "species_counts"]
+__all__ = [
+    "copy_energy_normalisation",
+    "fit_reference_energies",
+    "scaled_energies",
+    "species_counts",
+]
 
 
 def species_counts(species: torch.Tensor, batch: torch.Tensor, n_elements: int) -> torch.Tensor:
@@ -39,3 +44,45 @@ def fit_reference_energies(counts: np.ndarray, energies: np.ndarray) -> np.ndarr
         raise ValueError("counts and energies must be finite")
     solution, *_ = np.linalg.lstsq(counts, energies, rcond=None)
     return solution
+
+
+def scaled_energies(
+    readout_sum: torch.Tensor,
+    species: torch.Tensor,
+    batch: torch.Tensor,
+    n_graphs: int,
+    reference_energies: torch.Tensor,
+    scale: torch.Tensor,
+    shift: torch.Tensor,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """``E_i,s = E0[Z_i, s] + scale_s · readout_i,s + shift_s`` and its sum per graph.
+
+    readout_sum: [n_atoms, n_states]; species, batch: [n_atoms]; reference_energies:
+    [n_elements, n_states] eV; scale, shift: [n_states] eV. Returns (atomic_energy
+    [n_atoms, n_states] eV, energy [n_graphs, n_states] eV).
+    """
+    atomic_energy = reference_energies.index_select(0, species) + scale * readout_sum + shift
+    energy = atomic_energy.new_zeros(n_graphs, atomic_energy.shape[1])
+    return atomic_energy, energy.index_add(0, batch, atomic_energy)
+
+
+def copy_energy_normalisation(
+    model: torch.nn.Module,
+    reference_energies: torch.Tensor,
+    scale: torch.Tensor,
+    shift: torch.Tensor,
+) -> None:
+    """Copy E0 [n_elements, n_states], scale [n_states] and shift [n_states] (eV) into the
+    model's buffers of those names, checking shapes."""
+    for name, value in (
+        ("reference_energies", reference_energies),
+        ("scale", scale),
+        ("shift", shift),
+    ):
+        buffer = getattr(model, name)
+        value = torch.as_tensor(value)
+        if value.shape != buffer.shape:
+            raise ValueError(
+                f"{name} must have shape {list(buffer.shape)}, got {list(value.shape)}"
+            )
+        buffer.copy_(value)
