@@ -19,6 +19,7 @@ COMMANDS: tuple[str, ...] = (
     "fusionpot.cli.sample",
     "fusionpot.cli.namd",
     "fusionpot.cli.namd_analyze",
+    "fusionpot.cli.export",
     "fusionpot.cli.convert",
 )
 

@@ -36,6 +36,7 @@ __all__ = [
     "ENERGY",
     "FIELDS",
     "FORCES",
+    "LOCAL_MASK",
     "PBC",
     "POSITIONS",
     "PTR",
@@ -57,6 +58,7 @@ CELL: Final[str] = "cell"
 PBC: Final[str] = "pbc"
 BATCH: Final[str] = "batch"
 PTR: Final[str] = "ptr"
+LOCAL_MASK: Final[str] = "local_mask"
 # ---------------------------------------------------------------- outputs
 ENERGY: Final[str] = "energy"
 ATOMIC_ENERGY: Final[str] = "atomic_energy"
@@ -131,6 +133,15 @@ FIELDS: Final[dict[str, Field]] = {
             "int64",
             False,
             "atoms of graph g are ptr[g]:ptr[g + 1]; n_graphs = len(ptr) - 1",
+        ),
+        Field(
+            LOCAL_MASK,
+            "atom",
+            "[n_atoms]",
+            "-",
+            "bool",
+            False,
+            "optional: atoms whose energies count (LAMMPS local atoms; absent = all)",
         ),
         Field(ENERGY, "graph", "[n_graphs, n_states]", "eV", "float", True, "total energy"),
         Field(

@@ -22,6 +22,8 @@ class ForceOutput(torch.nn.Module):
 
     One backward pass per state (a loop, TorchScript-compatible). In training mode
     the graph is kept (``create_graph``) so losses on forces can be differentiated.
+    :meth:`evaluate` chooses the state and what to differentiate (the exported model's
+    interface); ``forward(data)`` is ``evaluate(data, -1, True, compute_stress)``.
     """
 
     def __init__(self, model: torch.nn.Module, compute_stress: bool = True) -> None:
@@ -30,14 +32,33 @@ class ForceOutput(torch.nn.Module):
         self.compute_stress = compute_stress
 
     def forward(self, data: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        return self.evaluate(data, -1, True, self.compute_stress)
+
+    @torch.jit.export
+    def evaluate(
+        self,
+        data: dict[str, torch.Tensor],
+        state: int,
+        compute_forces: bool,
+        compute_virial: bool,
+    ) -> dict[str, torch.Tensor]:
+        """Energies of all states; forces/virial/stress of ``state`` (-1: of every state).
+
+        With ``local_mask`` [n_atoms] bool in ``data``, only the masked atoms' energies
+        count (``atomic_energy`` is zero elsewhere) and the derivatives are of that sum,
+        taken with respect to every atom. Per-state outputs have ``S_f = n_states`` states
+        when ``state == -1``, else 1.
+        """
         positions = data[keys.POSITIONS]
-        if not positions.requires_grad:
+        if compute_forces and not positions.requires_grad:
             positions = positions.detach().requires_grad_(True)
         cell = data[keys.CELL]
         batch = data[keys.BATCH]
         inputs = data.copy()
-        wrt = [positions]
-        if self.compute_stress:
+        wrt: list[torch.Tensor] = []
+        if compute_forces:
+            wrt.append(positions)
+        if compute_virial:
             n_graphs = cell.shape[0]
             strain = positions.new_zeros(n_graphs, 3, 3).requires_grad_(True)
             symmetric = 0.5 * (strain + strain.transpose(1, 2))
@@ -49,28 +70,38 @@ class ForceOutput(torch.nn.Module):
         else:
             inputs[keys.POSITIONS] = positions
         out = self.model(inputs)
+        if keys.LOCAL_MASK in data:
+            counted = data[keys.LOCAL_MASK].unsqueeze(1)
+            atomic_energy = out[keys.ATOMIC_ENERGY]
+            atomic_energy = torch.where(counted, atomic_energy, torch.zeros_like(atomic_energy))
+            out[keys.ATOMIC_ENERGY] = atomic_energy
+            out[keys.ENERGY] = torch.zeros_like(out[keys.ENERGY]).index_add(0, batch, atomic_energy)
+        out[keys.POSITIONS] = data[keys.POSITIONS]
+        out[keys.CELL] = cell
+        if len(wrt) == 0:
+            return out
         energy = out[keys.ENERGY]
+        states = list(range(energy.shape[1])) if state < 0 else [state]
         forces: list[torch.Tensor] = []
         virials: list[torch.Tensor] = []
-        n_states = energy.shape[1]
-        for s in range(n_states):
+        for k, s in enumerate(states):
             grads = torch.autograd.grad(
                 [energy[:, s].sum()],
                 wrt,
-                retain_graph=self.training or s < n_states - 1,
+                retain_graph=self.training or k < len(states) - 1,
                 create_graph=self.training,
             )
-            gradient = grads[0]
-            assert gradient is not None
-            forces.append(-gradient)
-            if self.compute_stress:
-                virial = grads[1]
+            if compute_forces:
+                gradient = grads[0]
+                assert gradient is not None
+                forces.append(-gradient)
+            if compute_virial:
+                virial = grads[-1]
                 assert virial is not None
                 virials.append(-virial)
-        out[keys.POSITIONS] = data[keys.POSITIONS]
-        out[keys.CELL] = cell
-        out[keys.FORCES] = torch.stack(forces, dim=1)
-        if self.compute_stress:
+        if compute_forces:
+            out[keys.FORCES] = torch.stack(forces, dim=1)
+        if compute_virial:
             virial = torch.stack(virials, dim=1)
             volume = torch.linalg.det(cell).abs()
             inverse = torch.where(

@@ -1,0 +1,34 @@
+"""Export to one TorchScript file with metadata (``export_model``) and load it back.
+
+The file runs with ``torch.jit.load`` alone (Python or C++): see
+:mod:`fusionpot.export.torchscript` for the module's interface and
+:mod:`fusionpot.export.metadata` for the metadata keys.
+"""
+
+from fusionpot.export.metadata import (
+    FORMAT,
+    FORMAT_VERSION,
+    METADATA_FILE,
+    check_metadata,
+    make_metadata,
+    read_metadata,
+)
+from fusionpot.export.torchscript import (
+    ExportedPotential,
+    convert_dtype,
+    export_model,
+    load_exported,
+)
+
+__all__ = [
+    "FORMAT",
+    "FORMAT_VERSION",
+    "METADATA_FILE",
+    "ExportedPotential",
+    "check_metadata",
+    "convert_dtype",
+    "export_model",
+    "load_exported",
+    "make_metadata",
+    "read_metadata",
+]

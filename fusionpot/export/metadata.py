@@ -1,0 +1,100 @@
+"""The metadata written into an exported model file, read by the same keys everywhere.
+
+The exported file is a TorchScript archive with one extra file, ``metadata.json``
+(``torch.jit.save(..., _extra_files={"metadata.json": ...})``), holding:
+``format`` (``"fusionpot-torchscript"``), ``format_version``, ``elements`` (symbols in
+species-index order), ``atomic_numbers``, ``r_max`` (Å), ``n_layers``, ``n_states``,
+``dtype`` (``"float32"``/``"float64"``), ``units`` (``{"energy": "eV", "length": "Å"}``),
+``fusionpot_version``, ``torch_version`` and ``arch`` (``"fusion-mace"``/``"mace"``).
+
+>>> meta = make_metadata(["H", "O"], r_max=4.0, n_layers=2, n_states=1, dtype="float64",
+...                      arch="fusion-mace")
+>>> check_metadata(json.loads(json.dumps(meta)), "model.pt")["atomic_numbers"]
+[1, 8]
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import zipfile
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+from ase.data import atomic_numbers
+
+from fusionpot._version import __version__
+
+__all__ = [
+    "FORMAT",
+    "FORMAT_VERSION",
+    "METADATA_FILE",
+    "check_metadata",
+    "make_metadata",
+    "read_metadata",
+]
+
+FORMAT = "fusionpot-torchscript"
+FORMAT_VERSION = 1
+METADATA_FILE = "metadata.json"
+UNITS = {"energy": "eV", "length": "Å"}
+_REQUIRED = ("elements", "atomic_numbers", "r_max", "n_layers", "n_states", "dtype", "arch")
+
+
+def make_metadata(
+    elements: Sequence[str], r_max: float, n_layers: int, n_states: int, dtype: str, arch: str
+) -> dict[str, Any]:
+    """The metadata dict of an exported model (plain JSON types)."""
+    return {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "elements": list(elements),
+        "atomic_numbers": [atomic_numbers[symbol] for symbol in elements],
+        "r_max": float(r_max),
+        "n_layers": int(n_layers),
+        "n_states": int(n_states),
+        "dtype": dtype,
+        "units": dict(UNITS),
+        "fusionpot_version": __version__,
+        "torch_version": torch.__version__,
+        "arch": arch,
+    }
+
+
+def check_metadata(metadata: Any, path: str | os.PathLike[str]) -> dict[str, Any]:
+    """``metadata`` if it is a readable exported-model metadata dict, else ``ValueError``."""
+    name = os.fspath(path)
+    if not isinstance(metadata, dict) or metadata.get("format") != FORMAT:
+        raise ValueError(f"{name!r} is not a fusionpot exported model (no {FORMAT} metadata)")
+    version = metadata.get("format_version")
+    if version != FORMAT_VERSION:
+        raise ValueError(
+            f"{name!r} is an exported model of format_version {version}; this fusionpot "
+            f"({__version__}) reads format_version {FORMAT_VERSION}: re-export it"
+        )
+    missing = [key for key in _REQUIRED if key not in metadata]
+    if missing:
+        raise ValueError(f"{name!r}: exported-model metadata lacks {missing}")
+    return metadata
+
+
+def read_metadata(path: str | os.PathLike[str]) -> dict[str, Any] | None:
+    """The checked metadata of an exported model file, or None if ``path`` is not one.
+
+    Reads only the zip directory and ``metadata.json`` (cheap; loads no code). A file
+    that has the metadata but an unknown ``format_version`` raises ``ValueError``.
+    """
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = [n for n in archive.namelist() if n.endswith(f"/extra/{METADATA_FILE}")]
+            if not names:
+                return None
+            text = archive.read(names[0]).decode("utf-8")
+    except zipfile.BadZipFile:
+        return None
+    try:
+        metadata = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise ValueError(f"{os.fspath(path)!r}: corrupt {METADATA_FILE}: {error}") from None
+    return check_metadata(metadata, path)

@@ -1,0 +1,179 @@
+"""Export a model to one TorchScript file (with its metadata) and load it back: a pair.
+
+The exported module's interface (fixed; the LAMMPS pair style and the ASE calculator
+rely on it)::
+
+    forward(data: Dict[str, Tensor], state: int = -1, compute_forces: bool = True,
+            compute_virial: bool = False) -> Dict[str, Tensor]
+
+Inputs are the fields of :mod:`fusionpot.data.keys` (positions [N, 3] Å in the model's
+dtype, species, edge_index, edge_cell_shift, cell [G, 3, 3] Å, batch, ptr and the
+optional local_mask [N] bool). Outputs: ``energy`` [G, S] eV and ``atomic_energy``
+[N, S] eV of all S states (counted atoms only); with ``compute_forces``, ``forces``
+[N, S_f, 3] eV/Å on every atom; with ``compute_virial``, ``virial`` [G, S_f, 3, 3] eV and
+``stress`` [G, S_f, 3, 3] eV/Å³; S_f = S for ``state == -1``, else 1.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from fusionpot.data import keys
+from fusionpot.export.metadata import FORMAT_VERSION, METADATA_FILE, make_metadata, read_metadata
+from fusionpot.models import ForceOutput
+from fusionpot.models._mace import compile_mode
+from fusionpot.models.config import DTYPES
+
+__all__ = ["ExportedPotential", "convert_dtype", "export_model", "load_exported"]
+
+
+@compile_mode("script")
+class ExportedPotential(torch.nn.Module):
+    """The exported module: an energy model with forces and virial by autograd.
+
+    ``model``: FusionMACE or any module with the same calling convention and a
+    ``.config`` (``elements``, ``r_max``, ``n_layers``, ``n_states``, ``dtype``, ``arch``).
+    Its metadata are TorchScript attributes: ``elements`` (List[str]), ``r_max`` (Å),
+    ``n_layers``, ``n_states``, ``dtype_name``, ``arch``, ``format_version``.
+    """
+
+    def __init__(self, model: torch.nn.Module) -> None:
+        super().__init__()
+        config = _config_of(model)
+        self.potential = ForceOutput(model, compute_stress=False)
+        self.elements = [str(symbol) for symbol in config.elements]
+        self.r_max = float(config.r_max)
+        self.n_layers = int(config.n_layers)
+        self.n_states = int(config.n_states)
+        self.dtype_name = str(config.dtype)
+        self.arch = str(config.arch)
+        self.format_version = FORMAT_VERSION
+
+    def forward(
+        self,
+        data: dict[str, torch.Tensor],
+        state: int = -1,
+        compute_forces: bool = True,
+        compute_virial: bool = False,
+    ) -> dict[str, torch.Tensor]:
+        if state < -1 or state >= self.n_states:
+            raise ValueError(
+                "state "
+                + str(state)
+                + " is out of range: this model has "
+                + str(self.n_states)
+                + " states (0 to "
+                + str(self.n_states - 1)
+                + "), or -1 for all"
+            )
+        if keys.LOCAL_MASK in data and data[keys.LOCAL_MASK].dtype != torch.bool:
+            raise TypeError("local_mask must be a bool tensor [n_atoms]")
+        return self.potential.evaluate(data, state, compute_forces, compute_virial)
+
+    @torch.jit.unused
+    def metadata(self) -> dict[str, Any]:
+        """The metadata dict written beside the module (see :mod:`.metadata`)."""
+        return make_metadata(
+            self.elements, self.r_max, self.n_layers, self.n_states, self.dtype_name, self.arch
+        )
+
+
+def _config_of(model: torch.nn.Module) -> Any:
+    config = getattr(model, "config", None)
+    if config is None or not dataclasses.is_dataclass(config):
+        raise TypeError(
+            f"cannot export a {type(model).__name__}: expected an energy model with a "
+            "dataclass .config (FusionMACE, or a model with the same calling convention)"
+        )
+    return config
+
+
+def _dtype_name(dtype: str | torch.dtype) -> str:
+    for name, value in DTYPES.items():
+        if dtype in (name, value):
+            return name
+    raise ValueError(f"dtype must be one of {sorted(DTYPES)}, got {dtype!r}")
+
+
+def convert_dtype(model: torch.nn.Module, dtype: str | torch.dtype | None) -> torch.nn.Module:
+    """A copy of the energy ``model`` in ``dtype`` (None: the model's own), on the CPU.
+
+    Rebuilt from its config in the target dtype, then loaded with the state dict, so
+    constants tabulated at build time (Clebsch–Gordan coefficients) are computed in the
+    target dtype: a buffer that equals the rebuilt one to float32 precision is such a
+    constant and keeps its rebuilt value; everything else (the weights) is cast.
+    """
+    config = _config_of(model)
+    name = config.dtype if dtype is None else _dtype_name(dtype)
+    if name == config.dtype:
+        return copy.deepcopy(model).cpu()
+    rebuilt = type(model)(dataclasses.replace(config, dtype=name))
+    fresh = rebuilt.state_dict()
+    state = {}
+    for key, value in model.state_dict().items():
+        value = value.detach().cpu()
+        state[key] = fresh[key] if _same_constant(fresh[key], value) else value.to(fresh[key].dtype)
+    rebuilt.load_state_dict(state)
+    return rebuilt
+
+
+def _same_constant(fresh: torch.Tensor, value: torch.Tensor) -> bool:
+    if not value.is_floating_point() or fresh.shape != value.shape:
+        return False
+    tolerance = 8 * torch.finfo(torch.float32).eps
+    return torch.allclose(fresh.double(), value.double(), rtol=tolerance, atol=tolerance)
+
+
+def export_model(
+    model: torch.nn.Module,
+    path: str | os.PathLike[str],
+    dtype: str | torch.dtype | None = None,
+    device: torch.device | str = "cpu",
+) -> dict[str, Any]:
+    """Write ``model`` as one TorchScript file at ``path``; returns its metadata.
+
+    ``model``: an energy model (FusionMACE, or the same calling convention with a
+    ``.config``) or a :class:`~fusionpot.models.ForceOutput` around one. ``dtype``:
+    ``"float32"``/``"float64"`` (None: the model's). ``device``: where the saved tensors
+    live (``torch.jit.load(map_location=...)`` moves them). The file is written to a
+    temporary name and renamed, so ``path`` is never left half-written.
+    """
+    energy_model = model.model if isinstance(model, ForceOutput) else model
+    converted = convert_dtype(energy_model, dtype).eval()
+    for parameter in converted.parameters():
+        parameter.requires_grad_(False)
+    module = ExportedPotential(converted).to(device)
+    from e3nn.util.jit import compile as jit_compile  # e3nn is imported by fusionpot.models
+
+    scripted = jit_compile(module)
+    metadata = module.metadata()
+    path = Path(path)
+    temporary = path.with_name(f".{path.name}.tmp")
+    extra = {METADATA_FILE: json.dumps(metadata, ensure_ascii=False, indent=1)}
+    torch.jit.save(scripted, str(temporary), _extra_files=extra)
+    os.replace(temporary, path)
+    return metadata
+
+
+def load_exported(
+    path: str | os.PathLike[str], device: torch.device | str = "cpu"
+) -> tuple[torch.jit.ScriptModule, dict[str, Any]]:
+    """The module and metadata of a file written by :func:`export_model`.
+
+    Raises ``FileNotFoundError`` for a missing file and ``ValueError`` for a file that is
+    not an exported fusionpot model or has another ``format_version``.
+    """
+    if not Path(path).is_file():
+        raise FileNotFoundError(f"no exported model at {os.fspath(path)!r}")
+    metadata = read_metadata(path)
+    if metadata is None:
+        raise ValueError(f"{os.fspath(path)!r} is not a fusionpot exported model")
+    module = torch.jit.load(str(path), map_location=device)
+    return module.eval(), metadata
