@@ -1,0 +1,307 @@
+"""TorchScript export: exported = eager, the interface (state, local_mask, virial), the
+metadata, loading without fusionpot, dtype conversion, the CLI and bad files."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import ase
+import numpy as np
+import pytest
+import torch
+from ase.build import molecule
+
+from fusionpot.cli import main as cli_main
+from fusionpot.data import atoms_to_graph, keys
+from fusionpot.export import (
+    FORMAT,
+    FORMAT_VERSION,
+    METADATA_FILE,
+    convert_dtype,
+    export_model,
+    load_exported,
+)
+from fusionpot.models import ForceOutput, save_model
+
+sys.path.insert(0, str(Path(__file__).parent / "data"))
+from make_tiny_model import ELEMENTS, PATH, tiny_model
+
+ATOL = 1e-10
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """Tiny models: one intra-op thread is faster, and immune to a busy machine."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
+
+
+@pytest.fixture(scope="module")
+def eager():
+    return tiny_model()
+
+
+@pytest.fixture(scope="module")
+def exported(eager, tmp_path_factory):
+    path = tmp_path_factory.mktemp("export") / "tiny.pt"
+    export_model(eager, path)
+    return path
+
+
+def crystal(seed: int = 0) -> ase.Atoms:
+    """Four atoms in a small triclinic cell (2.6–3 Å, r_max 3 Å): atoms see their images."""
+    rng = np.random.default_rng(seed)
+    cell = np.diag([2.6, 2.8, 3.0]) + rng.uniform(-0.3, 0.3, (3, 3))
+    fractional = np.array([[0, 0, 0], [0.5, 0.5, 0], [0.5, 0, 0.5], [0, 0.5, 0.5]])
+    positions = (fractional + rng.uniform(-0.05, 0.05, (4, 3))) @ cell
+    return ase.Atoms(["C", "O", "H", "C"], positions=positions, cell=cell, pbc=True)
+
+
+def ethanol() -> ase.Atoms:
+    atoms = molecule("CH3CH2OH")
+    atoms.rattle(0.05, seed=1)
+    return atoms
+
+
+def graph_of(structures: list[ase.Atoms], dtype: torch.dtype = torch.float64):
+    return atoms_to_graph(structures, ELEMENTS, r_max=3.0, dtype=dtype)
+
+
+def detached(out: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    return {k: v.detach() for k, v in out.items()}
+
+
+def test_metadata_and_attributes(exported, eager):
+    extra = {METADATA_FILE: ""}
+    module = torch.jit.load(str(exported), _extra_files=extra)
+    metadata = json.loads(extra[METADATA_FILE])
+    config = eager.config
+    assert metadata == {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "elements": ["H", "C", "O"],
+        "atomic_numbers": [1, 6, 8],
+        "r_max": 3.0,
+        "n_layers": 2,
+        "n_states": 2,
+        "dtype": "float64",
+        "units": {"energy": "eV", "length": "Å"},
+        "fusionpot_version": metadata["fusionpot_version"],
+        "torch_version": torch.__version__,
+        "arch": "fusion-mace",
+    }
+    assert (module.r_max, module.n_layers, module.n_states) == (3.0, 2, config.n_states)
+    assert (list(module.elements), module.dtype_name) == (list(config.elements), "float64")
+    assert module.format_version == FORMAT_VERSION
+
+
+@pytest.mark.parametrize("name", ["molecule", "crystal", "batch"])
+def test_exported_equals_eager_all_states(exported, eager, name):
+    structures = {
+        "molecule": [ethanol()],
+        "crystal": [crystal()],
+        "batch": [ethanol(), crystal(), molecule("H2O")],
+    }[name]
+    module, _ = load_exported(exported)
+    graph = graph_of(structures)
+    actual = detached(module(graph, -1, True, True))
+    expected = detached(ForceOutput(eager)(graph))
+    assert actual[keys.FORCES].shape == (len(graph[keys.BATCH]), 2, 3)
+    for key in (keys.ENERGY, keys.ATOMIC_ENERGY, keys.FORCES, keys.VIRIAL, keys.STRESS):
+        torch.testing.assert_close(actual[key], expected[key], rtol=0.0, atol=ATOL)
+    if name == "crystal":
+        assert actual[keys.STRESS].abs().max() > 1e-3  # a real stress was compared
+    assert keys.VIRIAL not in module(graph)  # compute_virial defaults to False
+
+
+def test_float32_export_agrees_to_1e_5(eager, tmp_path):
+    path = tmp_path / "tiny32.pt"
+    assert export_model(eager, path, dtype="float32")["dtype"] == "float32"
+    module, _ = load_exported(path)
+    structures = [ethanol(), crystal()]
+    actual = detached(module(graph_of(structures, torch.float32), -1, True, True))
+    expected = detached(ForceOutput(eager)(graph_of(structures)))
+    for key in (keys.ENERGY, keys.FORCES, keys.STRESS):
+        assert actual[key].dtype == torch.float32
+        error = (actual[key].double() - expected[key]).abs().max()
+        assert error <= 1e-5 * expected[key].abs().max(), key
+
+
+def test_state_selects_one_backward_pass(exported):
+    module, _ = load_exported(exported)
+    graph = graph_of([crystal()])
+    every = detached(module(graph, -1, True, True))
+    for state in range(2):
+        one = detached(module(graph, state, True, True))
+        assert one[keys.FORCES].shape == (4, 1, 3) and one[keys.VIRIAL].shape == (1, 1, 3, 3)
+        torch.testing.assert_close(one[keys.ENERGY], every[keys.ENERGY], rtol=0, atol=0)
+        for key in (keys.FORCES, keys.VIRIAL, keys.STRESS):
+            torch.testing.assert_close(
+                one[key], every[key][:, state : state + 1], rtol=0, atol=1e-14
+            )
+    virial_only = module(graph, 1, False, True)
+    assert keys.FORCES not in virial_only
+    torch.testing.assert_close(virial_only[keys.VIRIAL], every[keys.VIRIAL][:, 1:2])
+    energy_only = module(graph, -1, False, False)
+    assert keys.FORCES not in energy_only and keys.VIRIAL not in energy_only
+    for state in (2, -2):
+        with pytest.raises(Exception, match=f"state {state} is out of range: this model has 2"):
+            module(graph, state)
+
+
+def explicit_images(atoms: ase.Atoms, cutoff: float) -> tuple[ase.Atoms, np.ndarray]:
+    """The cell's atoms followed by every periodic image within ``cutoff`` of one of
+    them, as one non-periodic structure (ghost atoms, as LAMMPS passes them); and the
+    owner (index in ``atoms``) of each."""
+    cell = atoms.cell.array
+    reach = int(np.ceil(cutoff / min(1.0 / np.linalg.norm(np.linalg.inv(cell), axis=0)))) + 1
+    shifts = [s for s in itertools.product(range(-reach, reach + 1), repeat=3) if any(s)]
+    images = atoms.positions[None] + (np.array(shifts) @ cell)[:, None]  # [K, n, 3]
+    images = images.reshape(-1, 3)
+    owner = np.tile(np.arange(len(atoms)), len(shifts))
+    distance = np.linalg.norm(images[:, None] - atoms.positions[None], axis=-1).min(axis=1)
+    keep = distance < cutoff
+    positions = np.concatenate([atoms.positions, images[keep]])
+    owners = np.concatenate([np.arange(len(atoms)), owner[keep]])
+    return ase.Atoms(atoms.numbers[owners], positions=positions), owners
+
+
+def test_explicit_ghosts_with_local_mask_equal_the_periodic_cell(exported):
+    """LAMMPS's view: ghosts as explicit atoms, zero cell, only local energies count."""
+    module, metadata = load_exported(exported)
+    periodic = crystal(3)
+    cluster, owners = explicit_images(periodic, metadata["n_layers"] * metadata["r_max"])
+    assert len(cluster) > 100
+    graph = graph_of([cluster])
+    assert not graph[keys.CELL].any() and not graph[keys.EDGE_CELL_SHIFT].any()
+    graph[keys.LOCAL_MASK] = torch.arange(len(cluster)) < len(periodic)
+    ghosts = detached(module(graph, -1, True, True))
+    reference = detached(module(graph_of([periodic]), -1, True, True))
+    torch.testing.assert_close(ghosts[keys.ENERGY], reference[keys.ENERGY], rtol=0, atol=ATOL)
+    torch.testing.assert_close(ghosts[keys.VIRIAL], reference[keys.VIRIAL], rtol=0, atol=ATOL)
+    assert not ghosts[keys.ATOMIC_ENERGY][len(periodic) :].any()
+    folded = torch.zeros_like(reference[keys.FORCES]).index_add(
+        0, torch.from_numpy(owners), ghosts[keys.FORCES]
+    )
+    torch.testing.assert_close(folded, reference[keys.FORCES], rtol=0, atol=ATOL)
+    assert not ghosts[keys.STRESS].any()  # no volume: stress is zero, the virial is not
+    graph[keys.LOCAL_MASK] = graph[keys.LOCAL_MASK].long()
+    with pytest.raises(Exception, match="local_mask must be a bool"):
+        module(graph)
+
+
+ISOLATED = """
+import sys
+
+class NoFusionpot:
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in ("fusionpot", "e3nn", "mace"):
+            raise ImportError("blocked: " + name)
+
+sys.meta_path.insert(0, NoFusionpot())
+import json, torch
+model, graph_file, out_file = sys.argv[1:]
+extra = {"metadata.json": ""}
+module = torch.jit.load(model, _extra_files=extra)
+graph = torch.load(graph_file, weights_only=True)
+out = module(graph, -1, True, True)
+torch.save({k: out[k].detach() for k in ("energy", "forces", "stress")}, out_file)
+print(json.loads(extra["metadata.json"])["format"])
+"""
+
+
+def test_loads_and_runs_with_torch_alone(exported, eager, tmp_path):
+    graph = graph_of([ethanol(), crystal()])
+    torch.save(graph, tmp_path / "graph.pt")
+    result = subprocess.run(
+        [sys.executable, "-I", "-c", ISOLATED, str(exported), "graph.pt", "out.pt"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip() == FORMAT
+    actual = torch.load(tmp_path / "out.pt", weights_only=True)
+    expected = detached(ForceOutput(eager)(graph))
+    for key, value in actual.items():
+        torch.testing.assert_close(value, expected[key], rtol=0, atol=ATOL)
+
+
+def test_float32_model_converted_to_float64_gets_exact_constants():
+    single = tiny_model(dtype="float32")
+    converted = convert_dtype(single, "float64")
+    native = tiny_model(dtype="float64").state_dict()
+    state = converted.state_dict()
+    constants = [k for k in state if k.endswith(".cg")]
+    assert constants
+    for key in constants:  # rebuilt in float64, not float32 values widened
+        assert state[key].dtype == torch.float64
+        torch.testing.assert_close(state[key], native[key], rtol=0, atol=1e-15)
+    weights = dict(single.named_parameters())
+    for key, value in weights.items():
+        assert torch.equal(state[key], value.detach().double()), key
+    assert single.reference_energies.dtype == torch.float32  # the source is untouched
+
+
+def test_cli_exports_a_checkpoint(eager, tmp_path, capsys):
+    save_model(eager, tmp_path / "checkpoint.pt")
+    output = tmp_path / "out.pt"
+    assert cli_main(["export", str(tmp_path / "checkpoint.pt"), "-o", str(output)]) == 0
+    assert "wrote" in capsys.readouterr().out
+    module, metadata = load_exported(output)
+    assert metadata["dtype"] == "float64" and metadata["n_states"] == 2
+    graph = graph_of([ethanol()])
+    torch.testing.assert_close(
+        module(graph)[keys.ENERGY].detach(), eager(graph)[keys.ENERGY].detach(), rtol=0, atol=ATOL
+    )
+    assert (
+        cli_main(
+            ["export", str(tmp_path / "checkpoint.pt"), "-o", str(output), "--dtype", "float32"]
+        )
+        == 0
+    )
+    assert load_exported(output)[1]["dtype"] == "float32"
+    assert not list(tmp_path.glob(".*.tmp"))  # the atomic write left nothing behind
+
+
+def test_bad_files_are_named(exported, eager, tmp_path):
+    with pytest.raises(FileNotFoundError, match=r"no exported model at .*missing\.pt"):
+        load_exported(tmp_path / "missing.pt")
+    corrupt = tmp_path / "corrupt.pt"
+    corrupt.write_bytes(b"\x00garbage" * 100)
+    with pytest.raises(ValueError, match=r"corrupt\.pt' is not a fusionpot exported model"):
+        load_exported(corrupt)
+    save_model(eager, tmp_path / "checkpoint.pt")
+    with pytest.raises(ValueError, match=r"checkpoint\.pt' is not a fusionpot exported model"):
+        load_exported(tmp_path / "checkpoint.pt")
+    extra = {METADATA_FILE: ""}
+    module = torch.jit.load(str(exported), _extra_files=extra)
+    future = {**json.loads(extra[METADATA_FILE]), "format_version": FORMAT_VERSION + 1}
+    torch.jit.save(
+        module, str(tmp_path / "future.pt"), _extra_files={METADATA_FILE: json.dumps(future)}
+    )
+    with pytest.raises(ValueError, match=f"format_version {FORMAT_VERSION + 1}; this fusionpot"):
+        load_exported(tmp_path / "future.pt")
+    with pytest.raises(TypeError, match="cannot export a Linear"):
+        export_model(torch.nn.Linear(2, 2), tmp_path / "linear.pt")
+    with pytest.raises(ValueError, match="dtype must be one of"):
+        export_model(eager, tmp_path / "half.pt", dtype="float16")
+
+
+def test_committed_tiny_model_is_what_the_script_makes(eager):
+    """tests/data/tiny_model.pt (used by the LAMMPS plugin's tests too) is current:
+    if this fails, rerun ``python tests/data/make_tiny_model.py`` and commit the file."""
+    module, metadata = load_exported(PATH)
+    assert metadata["n_states"] == 2 and metadata["dtype"] == "float64"
+    graph = graph_of([ethanol(), crystal()])
+    actual = detached(module(graph, -1, True, True))
+    expected = detached(ForceOutput(eager)(graph))
+    for key in (keys.ENERGY, keys.FORCES, keys.STRESS):
+        torch.testing.assert_close(actual[key], expected[key], rtol=0, atol=ATOL)
