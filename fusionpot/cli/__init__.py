@@ -21,6 +21,7 @@ COMMANDS: tuple[str, ...] = (
     "fusionpot.cli.namd_analyze",
     "fusionpot.cli.export",
     "fusionpot.cli.convert",
+    "fusionpot.cli.lammps",
 )
 
 

@@ -1,0 +1,153 @@
+// fusionpot LAMMPS plugin, torch side: load the exported model and call it on a graph.
+// No LAMMPS header may be included here (see fusion_model.h).
+
+#include "fusion_model.h"
+
+#include <torch/script.h>
+#include <torch/torch.h>
+
+#include <cstring>
+#include <stdexcept>
+#include <unordered_map>
+
+namespace fusionpot {
+
+namespace {
+
+constexpr const char *kFormat = "fusionpot-torchscript";
+
+torch::Device choose_device(const std::string &device, int local_rank)
+{
+  if (device == "cpu") return torch::Device(torch::kCPU);
+  if (device == "cuda") {
+    if (!torch::cuda::is_available())
+      throw std::runtime_error(
+          "device cuda was requested but this libtorch sees no CUDA GPU (a CPU build of torch, "
+          "or no visible device); rebuild the plugin against a CUDA libtorch or use device cpu");
+    const int count = static_cast<int>(torch::cuda::device_count());
+    return torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(local_rank % count));
+  }
+  throw std::runtime_error("unknown device '" + device + "': use cpu or cuda");
+}
+
+template <typename T> T attribute(const torch::jit::Module &module, const char *name)
+{
+  if (!module.hasattr(name))
+    throw std::runtime_error(std::string("the model has no attribute '") + name +
+                             "': not a fusionpot export");
+  return module.attr(name).to<T>();
+}
+
+}    // namespace
+
+void Graph::clear()
+{
+  n_nodes = n_local = 0;
+  positions.clear();
+  species.clear();
+  senders.clear();
+  receivers.clear();
+}
+
+struct FusionModel::Impl {
+  torch::jit::Module module;
+  ModelInfo info;
+  torch::Device device{torch::kCPU};
+  torch::Dtype dtype = torch::kFloat64;
+};
+
+FusionModel::FusionModel(const std::string &path, const std::string &device, int local_rank) :
+    impl_(std::make_unique<Impl>())
+{
+  impl_->device = choose_device(device, local_rank);
+  std::unordered_map<std::string, std::string> extra{{"metadata.json", ""}};
+  try {
+    impl_->module = torch::jit::load(path, impl_->device, extra);
+  } catch (const c10::Error &e) {
+    throw std::runtime_error("torch::jit::load failed (missing file, or not a TorchScript file): " +
+                             e.msg());
+  }
+  if (extra["metadata.json"].find(kFormat) == std::string::npos)
+    throw std::runtime_error(std::string("the file has no metadata.json of format '") + kFormat +
+                             "': export it with `fusionpot export`");
+  impl_->module.eval();
+
+  ModelInfo &info = impl_->info;
+  for (const auto &element : attribute<c10::List<std::string>>(impl_->module, "elements"))
+    info.elements.push_back(element);
+  info.r_max = attribute<double>(impl_->module, "r_max");
+  info.n_layers = static_cast<int>(attribute<int64_t>(impl_->module, "n_layers"));
+  info.n_states = static_cast<int>(attribute<int64_t>(impl_->module, "n_states"));
+  info.dtype = attribute<std::string>(impl_->module, "dtype_name");
+  info.device = impl_->device.str();
+  if (info.dtype == "float64")
+    impl_->dtype = torch::kFloat64;
+  else if (info.dtype == "float32")
+    impl_->dtype = torch::kFloat32;
+  else
+    throw std::runtime_error("unsupported model dtype '" + info.dtype + "'");
+  if (!(info.r_max > 0.0) || info.n_layers < 1 || info.n_states < 1 || info.elements.empty())
+    throw std::runtime_error("inconsistent metadata (r_max, n_layers, n_states or elements)");
+}
+
+FusionModel::~FusionModel() = default;
+
+const ModelInfo &FusionModel::info() const { return impl_->info; }
+
+void FusionModel::compute(const Graph &graph, int state, bool atomic_energy, Result &result)
+{
+  const int64_t n = graph.n_nodes;
+  const int64_t n_edges = static_cast<int64_t>(graph.senders.size());
+  const auto device = impl_->device;
+  const auto i64 = torch::TensorOptions().dtype(torch::kInt64);
+
+  // Inputs are built on the CPU from the caller's buffers, then moved in one copy each.
+  auto positions = torch::from_blob(const_cast<double *>(graph.positions.data()), {n, 3},
+                                    torch::TensorOptions().dtype(torch::kFloat64))
+                       .to(device, impl_->dtype, /*non_blocking=*/false, /*copy=*/true);
+  auto species = torch::from_blob(const_cast<int64_t *>(graph.species.data()), {n}, i64)
+                     .to(device, torch::kInt64, false, true);
+  auto edge_index = torch::empty({2, n_edges}, i64);
+  std::memcpy(edge_index.data_ptr<int64_t>(), graph.senders.data(), n_edges * sizeof(int64_t));
+  std::memcpy(edge_index.data_ptr<int64_t>() + n_edges, graph.receivers.data(),
+              n_edges * sizeof(int64_t));
+  const auto on_device = torch::TensorOptions().device(device);
+
+  c10::Dict<std::string, torch::Tensor> data;
+  data.insert("positions", positions);
+  data.insert("species", species);
+  data.insert("edge_index", edge_index.to(device));
+  data.insert("edge_cell_shift", torch::zeros({n_edges, 3}, on_device.dtype(torch::kInt64)));
+  data.insert("cell", torch::zeros({1, 3, 3}, on_device.dtype(impl_->dtype)));
+  data.insert("batch", torch::zeros({n}, on_device.dtype(torch::kInt64)));
+  data.insert("ptr", torch::tensor({int64_t{0}, n}, i64).to(device));
+  data.insert("local_mask", torch::arange(n, on_device.dtype(torch::kInt64)) < graph.n_local);
+
+  c10::IValue output;
+  try {
+    output = impl_->module.forward({data, static_cast<int64_t>(state), /*compute_forces=*/true,
+                                    /*compute_virial=*/false});
+  } catch (const c10::Error &e) {
+    throw std::runtime_error("the model call failed: " + e.msg());
+  }
+  const auto out = output.toGenericDict();
+
+  const auto energy = out.at("energy").toTensor().to(torch::kCPU, torch::kFloat64);
+  result.energy = energy.index({0, state}).item<double>();
+
+  // forces [n, 1, 3]: only `state` was differentiated
+  const auto forces = out.at("forces").toTensor().to(torch::kCPU, torch::kFloat64).contiguous();
+  result.forces.resize(static_cast<size_t>(n) * 3);
+  std::memcpy(result.forces.data(), forces.data_ptr<double>(), n * 3 * sizeof(double));
+
+  if (atomic_energy) {
+    const auto local = out.at("atomic_energy")
+                           .toTensor()
+                           .index({torch::indexing::Slice(0, graph.n_local), state})
+                           .to(torch::kCPU, torch::kFloat64)
+                           .contiguous();
+    result.atomic_energy.assign(local.data_ptr<double>(), local.data_ptr<double>() + graph.n_local);
+  }
+}
+
+}    // namespace fusionpot

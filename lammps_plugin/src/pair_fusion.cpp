@@ -1,0 +1,222 @@
+// fusionpot LAMMPS plugin: pair_style fusion (LAMMPS side; no torch header here).
+//
+// Every local and ghost atom is a node; edges come from a full neighbour list that
+// includes the ghosts' neighbours (REQ_GHOST), so n_layers of message passing see
+// exactly the atoms they would in one periodic graph, provided the ghost shell is
+// n_layers * r_max + skin deep (set below). Only local atoms' energies count; the
+// forces on ghosts are sent back to their owners by LAMMPS (newton pair on), and the
+// virial is sum_i x_i f_i over local and ghost atoms (virial_fdotr_compute).
+
+#include "pair_fusion.h"
+
+#include "atom.h"
+#include "comm.h"
+#include "error.h"
+#include "force.h"
+#include "memory.h"
+#include "neigh_list.h"
+#include "neighbor.h"
+#include "update.h"
+#include "utils.h"
+
+#include <cstring>
+#include <exception>
+
+using namespace LAMMPS_NS;
+
+PairFusion::PairFusion(LAMMPS *lmp) : Pair(lmp)
+{
+  single_enable = 0;
+  restartinfo = 0;
+  one_coeff = 1;
+  manybody_flag = 1;
+  centroidstressflag = CENTROID_NOTAVAIL;
+}
+
+PairFusion::~PairFusion()
+{
+  if (allocated) {
+    memory->destroy(setflag);
+    memory->destroy(cutsq);
+  }
+}
+
+void PairFusion::allocate()
+{
+  allocated = 1;
+  const int n = atom->ntypes + 1;
+  memory->create(setflag, n, n, "pair:setflag");
+  memory->create(cutsq, n, n, "pair:cutsq");
+  for (int i = 0; i < n; i++)
+    for (int j = 0; j < n; j++) setflag[i][j] = 0;
+}
+
+void PairFusion::settings(int narg, char **arg)
+{
+  if (strcmp(update->unit_style, "metal") != 0)
+    error->all(FLERR, "pair_style fusion requires 'units metal' (eV, Angstrom), not units {}",
+               update->unit_style);
+  for (int iarg = 0; iarg < narg; iarg += 2) {
+    const std::string key = arg[iarg];
+    if (iarg + 1 >= narg) error->all(FLERR, "pair_style fusion: keyword {} needs a value", key);
+    if (key == "state") {
+      state = utils::inumeric(FLERR, arg[iarg + 1], false, lmp);
+      if (state < 0) error->all(FLERR, "pair_style fusion: state must be >= 0, got {}", state);
+    } else if (key == "device") {
+      device = arg[iarg + 1];
+      if (device != "cpu" && device != "cuda")
+        error->all(FLERR, "pair_style fusion: device must be cpu or cuda, got {}", device);
+    } else {
+      error->all(FLERR, "pair_style fusion: unknown keyword {} (expected state or device)", key);
+    }
+  }
+}
+
+int PairFusion::local_rank()
+{
+  // rank within this node: the GPU of a CUDA run is local_rank modulo the GPU count
+  MPI_Comm node;
+  MPI_Comm_split_type(world, MPI_COMM_TYPE_SHARED, comm->me, MPI_INFO_NULL, &node);
+  int rank = 0;
+  MPI_Comm_rank(node, &rank);
+  MPI_Comm_free(&node);
+  return rank;
+}
+
+void PairFusion::coeff(int narg, char **arg)
+{
+  if (!allocated) allocate();
+  const int ntypes = atom->ntypes;
+  if (narg != 3 + ntypes)
+    error->all(FLERR,
+               "pair_coeff for pair_style fusion is 'pair_coeff * * model.pt' followed by one "
+               "element per atom type: {} atom types but {} elements given",
+               ntypes, narg - 3);
+  if (strcmp(arg[0], "*") != 0 || strcmp(arg[1], "*") != 0)
+    error->all(FLERR, "pair_coeff for pair_style fusion must start with '* *'");
+
+  const std::string path = arg[2];
+  try {
+    model = std::make_unique<fusionpot::FusionModel>(path, device,
+                                                     device == "cuda" ? local_rank() : 0);
+  } catch (const std::exception &e) {
+    error->all(FLERR, "pair_style fusion: cannot load model file {}: {}", path, e.what());
+  }
+  const auto &info = model->info();
+  if (state >= info.n_states)
+    error->all(FLERR, "pair_style fusion: state {} requested but model file {} has {} state(s)",
+               state, path, info.n_states);
+
+  species_of_type.assign(ntypes + 1, -1);
+  for (int type = 1; type <= ntypes; type++) {
+    const std::string element = arg[2 + type];
+    for (size_t k = 0; k < info.elements.size(); k++)
+      if (info.elements[k] == element) species_of_type[type] = static_cast<int64_t>(k);
+    if (species_of_type[type] < 0)
+      error->all(FLERR, "pair_style fusion: element {} (atom type {}) is not in model file {}; "
+                 "it knows {}", element, type, path, utils::join_words(info.elements, " "));
+  }
+  for (int i = 1; i <= ntypes; i++)
+    for (int j = i; j <= ntypes; j++) setflag[i][j] = 1;
+
+  if (comm->me == 0)
+    utils::logmesg(lmp,
+                   "pair_style fusion: {} ({} states, elements {}, r_max {} A, {} layers, {} on "
+                   "{}), state {}\n",
+                   path, info.n_states, utils::join_words(info.elements, " "), info.r_max,
+                   info.n_layers, info.dtype, info.device, state);
+}
+
+void PairFusion::init_style()
+{
+  if (strcmp(update->unit_style, "metal") != 0)
+    error->all(FLERR, "pair_style fusion requires 'units metal' (eV, Angstrom), not units {}",
+               update->unit_style);
+  if (force->newton_pair == 0)
+    error->all(FLERR, "pair_style fusion requires newton pair on (add 'newton on')");
+  if (!model) error->all(FLERR, "pair_style fusion: no model loaded (pair_coeff * * model.pt ...)");
+
+  // message passing over n_layers needs neighbours of ghosts up to n_layers * r_max away
+  const auto &info = model->info();
+  const double needed = info.n_layers * info.r_max + neighbor->skin;
+  if (comm->cutghostuser < needed) {
+    comm->cutghostuser = needed;
+    if (comm->me == 0)
+      utils::logmesg(lmp,
+                     "pair_style fusion: ghost cutoff set to {} A (n_layers {} x r_max {} + "
+                     "skin {}); same as 'comm_modify cutoff {}'\n",
+                     needed, info.n_layers, info.r_max, neighbor->skin, needed);
+  }
+  neighbor->add_request(this, NeighConst::REQ_FULL | NeighConst::REQ_GHOST);
+}
+
+double PairFusion::init_one(int /*i*/, int /*j*/)
+{
+  return model->info().r_max;
+}
+
+void PairFusion::build_graph()
+{
+  const int nlocal = atom->nlocal;
+  const int nall = nlocal + atom->nghost;
+  double **x = atom->x;
+  const int *type = atom->type;
+
+  graph.clear();
+  graph.n_nodes = nall;
+  graph.n_local = nlocal;
+  graph.positions.resize(3 * static_cast<size_t>(nall));
+  graph.species.resize(nall);
+  for (int i = 0; i < nall; i++) {
+    graph.positions[3 * i] = x[i][0];
+    graph.positions[3 * i + 1] = x[i][1];
+    graph.positions[3 * i + 2] = x[i][2];
+    graph.species[i] = species_of_type[type[i]];
+  }
+
+  const double cutoff_sq = model->info().r_max * model->info().r_max;
+  const int n_centres = list->inum + list->gnum;
+  for (int ii = 0; ii < n_centres; ii++) {
+    const int i = list->ilist[ii];
+    const int *neighbours = list->firstneigh[i];
+    for (int jj = 0; jj < list->numneigh[i]; jj++) {
+      const int j = neighbours[jj] & NEIGHMASK;
+      const double dx = x[j][0] - x[i][0];
+      const double dy = x[j][1] - x[i][1];
+      const double dz = x[j][2] - x[i][2];
+      if (dx * dx + dy * dy + dz * dz < cutoff_sq) {
+        graph.senders.push_back(j);
+        graph.receivers.push_back(i);
+      }
+    }
+  }
+}
+
+void PairFusion::compute(int eflag, int vflag)
+{
+  ev_init(eflag, vflag);
+  if (vflag_atom || cvflag_atom)
+    error->all(FLERR, "pair_style fusion does not compute per-atom virials (compute "
+                      "stress/atom); the global virial and pressure are computed");
+
+  const int nlocal = atom->nlocal;
+  if (nlocal > 0) {
+    build_graph();
+    try {
+      model->compute(graph, state, eflag_atom != 0, result);
+    } catch (const std::exception &e) {
+      error->one(FLERR, "pair_style fusion: {}", e.what());
+    }
+    double **f = atom->f;
+    const int nall = nlocal + atom->nghost;
+    for (int i = 0; i < nall; i++) {
+      f[i][0] += result.forces[3 * i];
+      f[i][1] += result.forces[3 * i + 1];
+      f[i][2] += result.forces[3 * i + 2];
+    }
+    if (eflag_global) eng_vdwl += result.energy;
+    if (eflag_atom)
+      for (int i = 0; i < nlocal; i++) eatom[i] += result.atomic_energy[i];
+  }
+  if (vflag_fdotr) virial_fdotr_compute();
+}
