@@ -19,6 +19,8 @@ COMMANDS: tuple[str, ...] = (
     "fusionpot.cli.sample",
     "fusionpot.cli.namd",
     "fusionpot.cli.namd_analyze",
+    "fusionpot.cli.train",
+    "fusionpot.cli.eval",
     "fusionpot.cli.export",
     "fusionpot.cli.convert",
     "fusionpot.cli.lammps",

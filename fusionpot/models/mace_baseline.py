@@ -16,6 +16,7 @@ force code), so both architectures train, save, export and run through one pipel
 (torch.Size([1, 2]), torch.Size([3, 2]))
 """
 
+import warnings
 from dataclasses import dataclass, field
 from typing import ClassVar
 
@@ -100,7 +101,9 @@ class MACEBaseline(torch.nn.Module):
         dtype = config.torch_dtype
         hidden = channel_irreps(config.hidden_irreps, config.channels)
         numbers = [atomic_numbers[e] for e in config.elements]
-        with default_dtype(dtype):
+        with default_dtype(dtype), warnings.catch_warnings():
+            # e3nn 0.4.4's o3.Linear annotates instance attributes; TorchScript warns
+            warnings.filterwarnings("ignore", message="The TorchScript type system")
             mace = MACE(
                 r_max=config.r_max,
                 num_bessel=config.n_radial,

@@ -1,0 +1,54 @@
+"""``fusionpot eval model.pth data.extxyz``: error table of a model on labelled frames."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+NAME = "eval"
+HELP = "energy and force errors (per state) of a saved model on labelled frames"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("model", help="model file written by fusionpot train (model.pth)")
+    parser.add_argument("data", nargs="+", help="labelled frames (extxyz or any ASE format)")
+    parser.add_argument(
+        "--energy-keys",
+        nargs="+",
+        default=None,
+        help="energy key per state (default: energy_s0, energy_s1, ... or ASE's energy)",
+    )
+    parser.add_argument(
+        "--forces-keys", nargs="+", default=None, help="forces key per state (as above)"
+    )
+    parser.add_argument("--batch-size", type=int, default=32, help="frames per model call")
+    parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, ...")
+    parser.add_argument("--output", default=None, help="also write the table here (Markdown)")
+    parser.add_argument("--parity", default=None, help="write a parity plot here (PNG)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def run(args: argparse.Namespace) -> int:
+    from fusionpot.labels.store import atomic_write_text
+    from fusionpot.models import load_model
+    from fusionpot.train import evaluate, metrics_table, read_files, resolve_device
+    from fusionpot.train.report import plot_parity
+
+    if (args.energy_keys is None) != (args.forces_keys is None):
+        raise SystemExit("give --energy-keys and --forces-keys together, one per state")
+    device = resolve_device(args.device)
+    model = load_model(args.model, device)
+    data, _, _ = read_files(args.data, args.energy_keys, args.forces_keys)
+    predictions = evaluate(model, data, args.batch_size, device, progress=not args.no_progress)
+    n_parameters = sum(p.numel() for p in model.parameters())
+    report = (
+        f"# {args.model}: {model.config.arch} ({n_parameters} parameters) on "
+        f"{', '.join(args.data)} ({len(data)} frames)\n\n"
+        f"{metrics_table(predictions.errors.metrics())}\n"
+    )
+    print(report)
+    if args.output is not None:
+        atomic_write_text(Path(args.output), report)
+    if args.parity is not None:
+        plot_parity(data, predictions, Path(args.parity))
+    return 0

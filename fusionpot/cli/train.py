@@ -1,0 +1,52 @@
+"""``fusionpot train config.yaml``: train a Fusion-MACE (or stock MACE) potential."""
+
+from __future__ import annotations
+
+import argparse
+
+NAME = "train"
+HELP = "train a potential from a YAML configuration (see fusionpot.train.config)"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("config", help="YAML configuration (keys: fusionpot.train.config)")
+    parser.add_argument("--run-dir", default=None, help="output folder (overrides run_dir)")
+    parser.add_argument("--resume", action="store_true", help="continue from RUN_DIR/checkpoint.pt")
+    parser.add_argument("--epochs", type=int, default=None, help="overrides training.epochs")
+    parser.add_argument("--device", default=None, help="auto, cpu, cuda, cuda:1, ...")
+    parser.add_argument("--seed", type=int, default=None, help="overrides seed")
+    parser.add_argument(
+        "--arch", choices=["fusion-mace", "mace"], default=None, help="overrides model.arch"
+    )
+    parser.add_argument(
+        "--dtype", choices=["float32", "float64"], default=None, help="overrides model.dtype"
+    )
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def run(args: argparse.Namespace) -> int:
+    from fusionpot.train import load_config, run_training
+
+    config = load_config(args.config)
+    changes: dict = {}
+    if args.epochs is not None:
+        changes["training"] = {"epochs": args.epochs}
+    if args.device is not None:
+        changes["device"] = args.device
+    if args.seed is not None:
+        changes["seed"] = args.seed
+    model = {k: v for k, v in (("arch", args.arch), ("dtype", args.dtype)) if v is not None}
+    if model:
+        changes["model"] = model
+    result = run_training(
+        config.replace(**changes),
+        run_dir=args.run_dir,
+        resume=args.resume,
+        progress=not args.no_progress,
+    )
+    print(result.report)
+    print(
+        f"model: {result.model_path} ({result.n_parameters} parameters, best epoch "
+        f"{result.best_epoch} of {result.epochs_run}, {result.wall_time_s:.0f} s)"
+    )
+    return 0

@@ -1,0 +1,31 @@
+"""Training and evaluation of Fusion-MACE and stock-MACE potentials (``fusionpot train``).
+
+>>> from fusionpot.train import TrainConfig
+>>> TrainConfig.from_dict({"data": {"train": "train.extxyz"}}).training.scheduler
+'plateau'
+"""
+
+from fusionpot.train.config import DataConfig, OptimConfig, TrainConfig, load_config
+from fusionpot.train.dataset import LabelledFrames, detect_keys, read_files, read_frames
+from fusionpot.train.evaluate import Predictions, evaluate
+from fusionpot.train.loop import Splits, TrainResult, load_splits, resolve_device, run_training
+from fusionpot.train.report import metrics_table
+
+__all__ = [
+    "DataConfig",
+    "LabelledFrames",
+    "OptimConfig",
+    "Predictions",
+    "Splits",
+    "TrainConfig",
+    "TrainResult",
+    "detect_keys",
+    "evaluate",
+    "load_config",
+    "load_splits",
+    "metrics_table",
+    "read_files",
+    "read_frames",
+    "resolve_device",
+    "run_training",
+]

@@ -1,0 +1,260 @@
+"""Labelled frames: read (extxyz or anything ASE reads), check, and batch into graphs.
+
+Labels per state s: an energy (eV, ``atoms.info`` or ASE's calculator results) and forces
+(eV/Å, ``atoms.arrays`` or the calculator's). A label missing from one frame is masked
+out; a label that is there must be finite and of the right shape, or the error names the
+file and frame.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import ase
+import ase.io
+import numpy as np
+import torch
+from ase.data import atomic_numbers, chemical_symbols
+
+from fusionpot.data import atoms_to_graph
+
+__all__ = [
+    "Batch",
+    "LabelledFrames",
+    "detect_keys",
+    "read_atoms",
+    "read_files",
+    "read_frames",
+]
+
+
+@dataclass
+class Batch:
+    """A graph dict (``fusionpot.data.keys``) and its labels.
+
+    energy [n_graphs, S] eV, energy_mask [n_graphs, S]; forces [n_atoms, S, 3] eV/Å,
+    forces_mask [n_atoms, S]; n_atoms [n_graphs].
+    """
+
+    graph: dict[str, torch.Tensor]
+    energy: torch.Tensor
+    energy_mask: torch.Tensor
+    forces: torch.Tensor
+    forces_mask: torch.Tensor
+    n_atoms: torch.Tensor
+
+
+@dataclass
+class LabelledFrames:
+    """Frames with per-state labels; a label absent from a frame is masked.
+
+    frames: structures; energy [n_frames, S] eV (0 where absent), energy_mask
+    [n_frames, S]; forces: one [n_atoms, S, 3] eV/Å per frame (0 where absent),
+    forces_mask [n_frames, S]; names: "file:frame" of each frame, for error messages.
+    """
+
+    frames: list[ase.Atoms]
+    energy: np.ndarray
+    energy_mask: np.ndarray
+    forces: list[np.ndarray]
+    forces_mask: np.ndarray
+    names: list[str]
+
+    def __len__(self) -> int:
+        return len(self.frames)
+
+    @property
+    def n_states(self) -> int:
+        return int(self.energy.shape[1])
+
+    def subset(self, indices: Sequence[int] | np.ndarray) -> LabelledFrames:
+        idx = [int(i) for i in indices]
+        return LabelledFrames(
+            [self.frames[i] for i in idx],
+            self.energy[idx],
+            self.energy_mask[idx],
+            [self.forces[i] for i in idx],
+            self.forces_mask[idx],
+            [self.names[i] for i in idx],
+        )
+
+    @staticmethod
+    def concatenate(parts: Sequence[LabelledFrames]) -> LabelledFrames:
+        return LabelledFrames(
+            [f for p in parts for f in p.frames],
+            np.concatenate([p.energy for p in parts]),
+            np.concatenate([p.energy_mask for p in parts]),
+            [f for p in parts for f in p.forces],
+            np.concatenate([p.forces_mask for p in parts]),
+            [n for p in parts for n in p.names],
+        )
+
+    def elements(self) -> tuple[str, ...]:
+        """Every element present, ordered by atomic number."""
+        numbers = np.unique(np.concatenate([a.numbers for a in self.frames]))
+        return tuple(chemical_symbols[z] for z in numbers)
+
+    def check_elements(self, elements: Sequence[str]) -> None:
+        """Raise ``ValueError`` naming the first frame with an element not in ``elements``."""
+        known = {atomic_numbers[e] for e in elements}
+        for atoms, name in zip(self.frames, self.names, strict=True):
+            unknown = sorted(set(atoms.numbers.tolist()) - known)
+            if unknown:
+                raise ValueError(
+                    f"{name}: element {chemical_symbols[unknown[0]]} is not among the model's "
+                    f"elements {list(elements)}"
+                )
+
+    def batch(
+        self,
+        indices: Sequence[int] | np.ndarray,
+        elements: Sequence[str],
+        r_max: float,
+        dtype: torch.dtype,
+        device: torch.device | str,
+    ) -> Batch:
+        """Frames ``indices`` as one graph (neighbour lists within ``r_max`` Å) with labels."""
+        idx = [int(i) for i in indices]
+        frames = [self.frames[i] for i in idx]
+        graph = atoms_to_graph(frames, elements, r_max, dtype=dtype, device=device)
+        sizes = np.array([len(a) for a in frames])
+        atom_mask = np.repeat(self.forces_mask[idx], sizes, axis=0)
+
+        def tensor(x: np.ndarray, kind: torch.dtype) -> torch.Tensor:
+            return torch.from_numpy(np.ascontiguousarray(x)).to(device=device, dtype=kind)
+
+        return Batch(
+            graph=graph,
+            energy=tensor(self.energy[idx], dtype),
+            energy_mask=tensor(self.energy_mask[idx], torch.bool),
+            forces=tensor(np.concatenate([self.forces[i] for i in idx]), dtype),
+            forces_mask=tensor(atom_mask, torch.bool),
+            n_atoms=tensor(sizes, dtype),
+        )
+
+
+_STATE_KEY = re.compile(r"^energy_s(\d+)$")
+
+
+def detect_keys(frames: Sequence[ase.Atoms]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """Label keys per state: ``energy_s{k}``/``forces_s{k}`` for k = 0..S-1 when any frame
+    has ``energy_s0`` or ``forces_s0``, else ASE's ``energy``/``forces`` (one state)."""
+    states: set[int] = set()
+    for atoms in frames:
+        states |= {int(m.group(1)) for k in atoms.info if (m := _STATE_KEY.match(k))}
+        states |= {int(k[8:]) for k in atoms.arrays if re.fullmatch(r"forces_s\d+", k)}
+    if not states:
+        return ("energy",), ("forces",)
+    n_states = max(states) + 1
+    return (
+        tuple(f"energy_s{k}" for k in range(n_states)),
+        tuple(f"forces_s{k}" for k in range(n_states)),
+    )
+
+
+def _label(atoms: ase.Atoms, key: str, per_atom: bool) -> np.ndarray | None:
+    """The label ``key`` from the calculator's results, ``info`` or ``arrays``; None if absent."""
+    results = atoms.calc.results if atoms.calc is not None else {}
+    if key in results:
+        return np.asarray(results[key], dtype=np.float64)
+    store = atoms.arrays if per_atom else atoms.info
+    if key in store:
+        return np.asarray(store[key], dtype=np.float64)
+    if per_atom and key in atoms.info:
+        return np.asarray(atoms.info[key], dtype=np.float64)
+    return None
+
+
+def read_atoms(path: str | Path) -> list[ase.Atoms]:
+    """Every frame of ``path`` (any format ``ase.io.read`` knows); errors name the file."""
+    try:
+        frames = ase.io.read(path, index=":")
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{path}: no such data file") from None
+    except Exception as error:
+        raise ValueError(f"{path}: cannot read it with ase.io.read: {error}") from error
+    assert isinstance(frames, list)
+    return frames
+
+
+def read_files(
+    paths: Sequence[str | Path],
+    energy_keys: Sequence[str] | None = None,
+    forces_keys: Sequence[str] | None = None,
+) -> tuple[LabelledFrames, tuple[str, ...], tuple[str, ...]]:
+    """Frames of several files in order, and the label keys used (detected over all
+    frames with :func:`detect_keys` when not given)."""
+    if not paths:
+        raise ValueError("no data files given")
+    per_file = [read_atoms(path) for path in paths]
+    if energy_keys is None or forces_keys is None:
+        energy_keys, forces_keys = detect_keys([a for frames in per_file for a in frames])
+    parts = [
+        read_frames(frames, energy_keys, forces_keys, name=str(path))
+        for path, frames in zip(paths, per_file, strict=True)
+    ]
+    return LabelledFrames.concatenate(parts), tuple(energy_keys), tuple(forces_keys)
+
+
+def read_frames(
+    source: str | Path | Sequence[ase.Atoms],
+    energy_keys: Sequence[str] | None = None,
+    forces_keys: Sequence[str] | None = None,
+    name: str | None = None,
+) -> LabelledFrames:
+    """Frames and labels from a file (every frame ase.io.read finds) or a list of Atoms.
+
+    energy_keys / forces_keys: one key per state (None: :func:`detect_keys`). Raises
+    ``ValueError`` naming the file and frame for non-finite positions or labels, forces of
+    the wrong shape, or frames without any label.
+    """
+    if isinstance(source, str | Path):
+        name = name or str(source)
+        frames = read_atoms(source)
+    else:
+        frames = list(source)
+        name = name or "<frames>"
+    if not frames:
+        raise ValueError(f"{name}: contains no frames")
+    if energy_keys is None or forces_keys is None:
+        energy_keys, forces_keys = detect_keys(frames)
+    if len(energy_keys) != len(forces_keys):
+        raise ValueError(f"{len(energy_keys)} energy keys but {len(forces_keys)} forces keys")
+    n_states = len(energy_keys)
+    energy = np.zeros((len(frames), n_states))
+    energy_mask = np.zeros((len(frames), n_states), dtype=bool)
+    forces_mask = np.zeros((len(frames), n_states), dtype=bool)
+    forces: list[np.ndarray] = []
+    names = [f"{name}: frame {i}" for i in range(len(frames))]
+    for i, atoms in enumerate(frames):
+        where = names[i]
+        if not isinstance(atoms, ase.Atoms):
+            raise TypeError(f"{where} is a {type(atoms).__name__}, not ase.Atoms")
+        if not np.isfinite(atoms.positions).all():
+            raise ValueError(f"{where}: positions are not finite (NaN or inf)")
+        frame_forces = np.zeros((len(atoms), n_states, 3))
+        for s, (e_key, f_key) in enumerate(zip(energy_keys, forces_keys, strict=True)):
+            e = _label(atoms, e_key, per_atom=False)
+            if e is not None:
+                if e.shape != () or not np.isfinite(e):
+                    raise ValueError(f"{where}: {e_key} = {e.tolist()} is not one finite number")
+                energy[i, s], energy_mask[i, s] = float(e), True
+            f = _label(atoms, f_key, per_atom=True)
+            if f is not None:
+                if f.shape != (len(atoms), 3):
+                    raise ValueError(
+                        f"{where}: {f_key} has shape {list(f.shape)}, expected "
+                        f"[{len(atoms)}, 3] for its {len(atoms)} atoms"
+                    )
+                if not np.isfinite(f).all():
+                    raise ValueError(f"{where}: {f_key} is not finite (NaN or inf)")
+                frame_forces[:, s], forces_mask[i, s] = f, True
+        if not (energy_mask[i].any() or forces_mask[i].any()):
+            raise ValueError(
+                f"{where}: has none of the labels {list(energy_keys) + list(forces_keys)}"
+            )
+        forces.append(frame_forces)
+    return LabelledFrames(frames, energy, energy_mask, forces, forces_mask, names)

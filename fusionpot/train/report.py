@@ -1,0 +1,110 @@
+"""Reports of a run: the error table (Markdown), metrics.csv, learning curves, parity plots."""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from fusionpot.labels.store import atomic_write_text
+from fusionpot.train.dataset import LabelledFrames
+from fusionpot.train.evaluate import Predictions
+
+__all__ = ["metrics_table", "plot_learning_curves", "plot_parity", "write_metrics_csv"]
+
+
+def metrics_table(metrics: dict[str, list[float]]) -> str:
+    """A Markdown table, one row per state: energy MAE/RMSE in meV/atom, forces in meV/Å.
+
+    >>> print(metrics_table({"energy_mae": [1.0], "energy_rmse": [2.0],
+    ...                      "forces_mae": [30.0], "forces_rmse": [40.5]}))
+    | state | E MAE (meV/atom) | E RMSE (meV/atom) | F MAE (meV/Å) | F RMSE (meV/Å) |
+    |---|---:|---:|---:|---:|
+    | S0 | 1.00 | 2.00 | 30.00 | 40.50 |
+    """
+    columns = ("energy_mae", "energy_rmse", "forces_mae", "forces_rmse")
+    lines = [
+        "| state | E MAE (meV/atom) | E RMSE (meV/atom) | F MAE (meV/Å) | F RMSE (meV/Å) |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for s in range(len(metrics["energy_mae"])):
+        cells = ["—" if math.isnan(metrics[c][s]) else f"{metrics[c][s]:.2f}" for c in columns]
+        lines.append(f"| S{s} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def write_metrics_csv(history: Sequence[dict[str, Any]], path: Path) -> None:
+    """One row per epoch (columns from the first row), replaced atomically."""
+    if not history:
+        return
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=list(history[0]), lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(history)
+    atomic_write_text(path, buffer.getvalue())
+
+
+def _pyplot() -> Any:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def plot_learning_curves(history: Sequence[dict[str, Any]], path: Path) -> None:
+    """Training and validation loss, and the learning rate, against epoch (PNG)."""
+    plt = _pyplot()
+    epochs = [row["epoch"] for row in history]
+    fig, (ax_loss, ax_lr) = plt.subplots(1, 2, figsize=(10, 4))
+    for name in ("train_loss", "valid_loss"):
+        values = [row[name] for row in history]
+        if not all(math.isnan(v) for v in values):
+            ax_loss.semilogy(epochs, values, label=name.replace("_", " "))
+    ax_loss.set_xlabel("epoch")
+    ax_loss.set_ylabel("loss")
+    ax_loss.legend()
+    ax_lr.semilogy(epochs, [row["lr"] for row in history])
+    ax_lr.set_xlabel("epoch")
+    ax_lr.set_ylabel("learning rate")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def plot_parity(data: LabelledFrames, predictions: Predictions, path: Path) -> None:
+    """Predicted against reference energy per atom (eV/atom) and force components (eV/Å),
+    one column per state, labelled values only (PNG)."""
+    plt = _pyplot()
+    n_states = data.n_states
+    fig, axes = plt.subplots(2, n_states, figsize=(4 * n_states, 8), squeeze=False)
+    n_atoms = np.array([len(a) for a in data.frames], dtype=float)
+    for s in range(n_states):
+        mask = data.energy_mask[:, s]
+        ref = data.energy[mask, s] / n_atoms[mask]
+        pred = predictions.energy[mask, s] / n_atoms[mask]
+        labelled = np.flatnonzero(data.forces_mask[:, s])
+        f_ref = np.concatenate([data.forces[i][:, s].ravel() for i in labelled] + [np.zeros(0)])
+        f_pred = np.concatenate(
+            [predictions.forces[i][:, s].ravel() for i in labelled] + [np.zeros(0)]
+        )
+        for ax, x, y, unit in (
+            (axes[0, s], ref, pred, "energy (eV/atom)"),
+            (axes[1, s], f_ref, f_pred, "force (eV/Å)"),
+        ):
+            ax.scatter(x, y, s=4, alpha=0.5)
+            if x.size:
+                lo, hi = min(x.min(), y.min()), max(x.max(), y.max())
+                ax.plot([lo, hi], [lo, hi], "k--", lw=0.8)
+            ax.set_xlabel(f"reference {unit}")
+            ax.set_ylabel(f"predicted {unit}")
+            ax.set_title(f"S{s}")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
