@@ -18,6 +18,8 @@ from fusionpot.export.torchscript import (
     convert_dtype,
     export_model,
     load_exported,
+    load_potential,
+    metadata_of,
 )
 
 __all__ = [
@@ -29,6 +31,8 @@ __all__ = [
     "convert_dtype",
     "export_model",
     "load_exported",
+    "load_potential",
     "make_metadata",
+    "metadata_of",
     "read_metadata",
 ]

@@ -20,6 +20,7 @@ import copy
 import dataclasses
 import json
 import os
+import pickle
 from pathlib import Path
 from typing import Any
 
@@ -27,11 +28,18 @@ import torch
 
 from fusionpot.data import keys
 from fusionpot.export.metadata import FORMAT_VERSION, METADATA_FILE, make_metadata, read_metadata
-from fusionpot.models import ForceOutput
+from fusionpot.models import ForceOutput, load_model
 from fusionpot.models._mace import compile_mode
 from fusionpot.models.config import DTYPES
 
-__all__ = ["ExportedPotential", "convert_dtype", "export_model", "load_exported"]
+__all__ = [
+    "ExportedPotential",
+    "convert_dtype",
+    "export_model",
+    "load_exported",
+    "load_potential",
+    "metadata_of",
+]
 
 
 @compile_mode("script")
@@ -77,12 +85,17 @@ class ExportedPotential(torch.nn.Module):
             raise TypeError("local_mask must be a bool tensor [n_atoms]")
         return self.potential.evaluate(data, state, compute_forces, compute_virial)
 
-    @torch.jit.unused
-    def metadata(self) -> dict[str, Any]:
-        """The metadata dict written beside the module (see :mod:`.metadata`)."""
-        return make_metadata(
-            self.elements, self.r_max, self.n_layers, self.n_states, self.dtype_name, self.arch
-        )
+
+def metadata_of(module: Any) -> dict[str, Any]:
+    """The metadata of an :class:`ExportedPotential`, eager or scripted, from its attributes."""
+    return make_metadata(
+        list(module.elements),
+        module.r_max,
+        module.n_layers,
+        module.n_states,
+        module.dtype_name,
+        module.arch,
+    )
 
 
 def _config_of(model: torch.nn.Module) -> Any:
@@ -153,7 +166,7 @@ def export_model(
     from e3nn.util.jit import compile as jit_compile  # e3nn is imported by fusionpot.models
 
     scripted = jit_compile(module)
-    metadata = module.metadata()
+    metadata = metadata_of(module)
     path = Path(path)
     temporary = path.with_name(f".{path.name}.tmp")
     extra = {METADATA_FILE: json.dumps(metadata, ensure_ascii=False, indent=1)}
@@ -176,4 +189,50 @@ def load_exported(
     if metadata is None:
         raise ValueError(f"{os.fspath(path)!r} is not a fusionpot exported model")
     module = torch.jit.load(str(path), map_location=device)
+    return module.eval(), metadata
+
+
+def load_potential(
+    model: str | os.PathLike[str] | torch.nn.Module,
+    device: torch.device | str = "cpu",
+    dtype: str | torch.dtype | None = None,
+) -> tuple[torch.nn.Module, dict[str, Any]]:
+    """Any model as the exported interface: ``(module, metadata)``.
+
+    ``model``: a file, recognised by its content (an exported model's ``metadata.json``,
+    else a checkpoint of :func:`~fusionpot.models.save_model`, loaded with
+    ``weights_only``); an exported module; or an energy model in memory (FusionMACE, a
+    model with its calling convention, or a ForceOutput around one). Eager models are
+    wrapped in :class:`ExportedPotential`, converted to ``dtype`` if given; an exported
+    model's dtype is fixed at export, so another ``dtype`` is a ``ValueError``.
+    """
+    if isinstance(model, torch.jit.ScriptModule):
+        module: torch.nn.Module = model.to(device)
+    elif isinstance(model, torch.nn.Module):
+        energy_model = model.model if isinstance(model, ForceOutput) else model
+        converted = convert_dtype(energy_model, dtype).eval()
+        for parameter in converted.parameters():
+            parameter.requires_grad_(False)
+        module = ExportedPotential(converted).to(device)
+    else:
+        path = Path(model)
+        if not path.is_file():
+            raise FileNotFoundError(f"no model file at {os.fspath(model)!r}")
+        if read_metadata(path) is not None:
+            module = load_exported(path, device)[0]
+        else:
+            try:
+                checkpoint = load_model(path)
+            except (OSError, RuntimeError, pickle.UnpicklingError, EOFError, ValueError) as error:
+                raise ValueError(
+                    f"{os.fspath(model)!r} is neither a fusionpot exported model nor a model "
+                    f"checkpoint ({error})"
+                ) from None
+            return load_potential(checkpoint, device, dtype)
+    metadata = metadata_of(module)
+    if dtype is not None and _dtype_name(dtype) != metadata["dtype"]:
+        raise ValueError(
+            f"this exported model is {metadata['dtype']}, not {_dtype_name(dtype)}: "
+            f"re-export it with --dtype {_dtype_name(dtype)}"
+        )
     return module.eval(), metadata

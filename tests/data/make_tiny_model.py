@@ -46,7 +46,7 @@ def tiny_model(seed: int = 0, n_states: int = 2, dtype: str = "float64") -> Fusi
     generator = torch.Generator().manual_seed(seed + 1)
     model.set_energy_normalisation(
         -10.0 * torch.rand(len(ELEMENTS), n_states, generator=generator, dtype=torch.float64),
-        1.0 + torch.rand(n_states, generator=generator, dtype=torch.float64),
+        10.0 + 5.0 * torch.rand(n_states, generator=generator, dtype=torch.float64),
         0.1 * torch.randn(n_states, generator=generator, dtype=torch.float64),
     )
     return model.eval()

@@ -1,0 +1,5 @@
+"""Calculators for molecular-dynamics engines: ``FusionCalculator`` for ASE."""
+
+from fusionpot.calculators.ase import FusionCalculator
+
+__all__ = ["FusionCalculator"]
