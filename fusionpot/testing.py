@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import ase
 import numpy as np
 import torch
 from scipy.spatial.transform import Rotation
@@ -75,3 +76,29 @@ def assert_equivariant(
             raise AssertionError(
                 f"{block.diagram}: {label} changes the output by {error:.2e} (relative) > {atol:g}"
             )
+
+
+def two_state_frames(n_frames: int, seed: int = 0) -> list[ase.Atoms]:
+    """Labelled frames of two analytic "states", for testing training code (seeded).
+
+    Cu/Ag clusters of 3–6 atoms near the corners of a 2.6 Å cube; S0 from ASE's EMT, S1
+    from a Lennard-Jones potential (σ = 2.3 Å, ε = 0.1 eV, cutoff 3.8 Å) 2 eV higher, as
+    ``energy_s{k}`` (eV, ``info``) and ``forces_s{k}`` (eV/Å, ``arrays``).
+    """
+    from ase.calculators.emt import EMT
+    from ase.calculators.lj import LennardJones
+
+    rng = np.random.default_rng(seed)
+    corners = np.array([[i, j, k] for i in range(2) for j in range(2) for k in range(2)]) * 2.6
+    frames = []
+    for _ in range(n_frames):
+        n = int(rng.integers(3, 7))
+        positions = corners[rng.choice(8, n, replace=False)] + rng.normal(size=(n, 3)) * 0.15
+        atoms = ase.Atoms(rng.choice(["Cu", "Ag"], n).tolist(), positions=positions)
+        for s, calc in enumerate((EMT(), LennardJones(sigma=2.3, epsilon=0.1, rc=3.8))):
+            atoms.calc = calc
+            atoms.info[f"energy_s{s}"] = atoms.get_potential_energy() + 2.0 * s
+            atoms.arrays[f"forces_s{s}"] = atoms.get_forces()
+        atoms.calc = None
+        frames.append(atoms)
+    return frames

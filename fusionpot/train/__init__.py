@@ -9,7 +9,7 @@ from fusionpot.train.config import DataConfig, OptimConfig, TrainConfig, load_co
 from fusionpot.train.dataset import LabelledFrames, detect_keys, read_files, read_frames
 from fusionpot.train.evaluate import Predictions, evaluate
 from fusionpot.train.loop import Splits, TrainResult, load_splits, resolve_device, run_training
-from fusionpot.train.report import metrics_table
+from fusionpot.train.report import metrics_table, read_metrics_csv
 
 __all__ = [
     "DataConfig",
@@ -26,6 +26,7 @@ __all__ = [
     "metrics_table",
     "read_files",
     "read_frames",
+    "read_metrics_csv",
     "resolve_device",
     "run_training",
 ]

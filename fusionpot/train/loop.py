@@ -274,7 +274,7 @@ def run_training(
             else:
                 train_errors += errors
             bar.update(1)
-            bar.set_postfix(epoch=epoch + 1, loss=f"{float(loss):.4g}")
+            bar.set_postfix(epoch=epoch + 1, loss=f"{loss.item():.4g}")
         assert train_errors is not None
         train_loss = float(weighted_loss(train_errors, w_energy, w_forces))
         averaged = ema.module

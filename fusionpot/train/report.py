@@ -15,7 +15,13 @@ from fusionpot.labels.store import atomic_write_text
 from fusionpot.train.dataset import LabelledFrames
 from fusionpot.train.evaluate import Predictions
 
-__all__ = ["metrics_table", "plot_learning_curves", "plot_parity", "write_metrics_csv"]
+__all__ = [
+    "metrics_table",
+    "plot_learning_curves",
+    "plot_parity",
+    "read_metrics_csv",
+    "write_metrics_csv",
+]
 
 
 def metrics_table(metrics: dict[str, list[float]]) -> str:
@@ -47,6 +53,12 @@ def write_metrics_csv(history: Sequence[dict[str, Any]], path: Path) -> None:
     writer.writeheader()
     writer.writerows(history)
     atomic_write_text(path, buffer.getvalue())
+
+
+def read_metrics_csv(path: str | Path) -> list[dict[str, float]]:
+    """The rows of a run's ``metrics.csv`` as numbers (epoch 0: the untrained model)."""
+    with open(path) as fh:
+        return [{k: float(v) for k, v in row.items()} for row in csv.DictReader(fh)]
 
 
 def _pyplot() -> Any:
