@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import warnings
 
 NAME = "train"
 HELP = "train a potential from a YAML configuration (see fusionpot.train.config)"
@@ -25,6 +26,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    # e3nn 0.4.4's o3.Linear annotates instance attributes; TorchScript warns while building
+    warnings.filterwarnings("ignore", message="The TorchScript type system")
     from fusionpot.train import load_config, run_training
 
     config = load_config(args.config)
