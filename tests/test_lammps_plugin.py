@@ -188,3 +188,125 @@ def test_small_triclinic_cell_sees_its_own_images(plugin: Path, tmp_path: Path) 
     python = python_reference(atoms, state=0)
     assert np.abs(python["virial"]).max() > 1e-3  # a real check of the virial
     assert_same(lammps, python)
+
+
+def molecular_box() -> ase.Atoms:
+    """Eight small molecules (32 atoms) in a periodic 7.4 Å box."""
+    from ase.build import molecule
+
+    atoms = ase.Atoms(cell=[7.4, 7.4, 7.4], pbc=True)
+    rng = np.random.default_rng(7)
+    corners = [(x, y, z) for x in (0, 1) for y in (0, 1) for z in (0, 1)]
+    for k, corner in enumerate(corners):
+        piece = molecule(("H2O", "CH4", "CH3OH", "H2CO")[k % 4])
+        piece.rotate(rng.uniform(0, 360), rng.normal(size=3), center="COP")
+        piece.translate(np.array(corner) * 3.7 + 1.85 - piece.get_center_of_mass())
+        atoms += piece
+    atoms.wrap()
+    return atoms
+
+
+MD_STEPS = 100
+
+
+@pytest.fixture(scope="module")
+def md_runs(plugin: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[int, dict]:
+    """NVE from 300 K on 1 and 2 ranks: total energy every 10 steps, last frame."""
+    runs = {}
+    for ranks in (1, 2):
+        workdir = tmp_path_factory.mktemp(f"md_{ranks}_ranks")
+        write_data(molecular_box(), workdir / "structure.data")
+        script = f"""
+units metal
+atom_style atomic
+atom_modify map yes
+read_data structure.data
+newton on
+pair_style fusion
+pair_coeff * * {MODEL} {" ".join(ELEMENTS)}
+velocity all create 300 4928459 loop geom
+timestep 0.00025
+fix nve all nve
+thermo 10
+thermo_style custom step pe ke etotal press
+thermo_modify format float %.17g
+dump last all custom {MD_STEPS} last.dump id x y z fx fy fz
+dump_modify last format float %.17g sort id
+run {MD_STEPS}
+"""
+        result = run_lammps(plugin, workdir, script, ranks=ranks)
+        assert f"with {ranks} MPI tasks" in result.stdout
+        runs[ranks] = {
+            "thermo": thermo_rows(result.stdout),
+            "last": read_dump(workdir / "last.dump"),
+        }
+    return runs
+
+
+def test_one_and_two_ranks_agree_over_md(md_runs: dict[int, dict]) -> None:
+    one, two = md_runs[1], md_runs[2]
+    assert one["thermo"].shape == (MD_STEPS // 10 + 1, 5)
+    np.testing.assert_allclose(two["thermo"][:, 1], one["thermo"][:, 1], rtol=0, atol=1e-10)
+    np.testing.assert_allclose(two["last"], one["last"], rtol=0, atol=1e-10)
+
+
+def test_nve_conserves_energy(md_runs: dict[int, dict]) -> None:
+    thermo = md_runs[1]["thermo"]
+    potential, total = thermo[:, 1], thermo[:, 3]
+    swing = np.ptp(potential)
+    assert swing > 0.5  # eV: the atoms really move on the surface (1.4 eV measured)
+    # velocity Verlet, dt 0.25 fs, 100 steps: the total energy stays within 1 % of the
+    # potential energy's swing (0.3 % measured), and does not drift away
+    assert np.abs(total - total[0]).max() < 0.01 * swing
+    assert abs(total[-5:].mean() - total[0]) < 0.005 * swing
+
+
+ERROR_BASE = """
+units {units}
+atom_style atomic
+region box block 0 8 0 8 0 8
+create_box 3 box
+create_atoms 1 single 1 1 1
+create_atoms 2 single 2 1 1
+create_atoms 3 single 1 2 1
+mass * 1.0
+newton {newton}
+pair_style fusion {settings}
+pair_coeff * * {model} {elements}
+{extra}
+run 0
+"""
+
+ERROR_CASES = {
+    "missing file": (
+        {"model": "no_such_model.pt"},
+        "cannot load model file no_such_model.pt",
+    ),
+    "not a model": ({"model": "in.lammps"}, "cannot load model file in.lammps"),
+    "unknown element": (
+        {"elements": "H C Xe"},
+        "element Xe (atom type 3) is not in model file",
+    ),
+    "type count": ({"elements": "H C"}, "3 atom types but 2 elements given"),
+    "units": ({"units": "real"}, "requires 'units metal'"),
+    "newton off": ({"newton": "off on"}, "requires newton pair on"),
+    "state": ({"settings": "state 2"}, "state 2 requested but model file"),
+    "per-atom virial": (
+        {
+            "extra": "compute s all stress/atom NULL\ncompute p all reduce sum c_s[1]\n"
+            "thermo_style custom step c_p"
+        },
+        "does not compute per-atom virials",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(ERROR_CASES))
+def test_errors_name_the_problem(plugin: Path, tmp_path: Path, case: str) -> None:
+    changes, message = ERROR_CASES[case]
+    fields = {"units": "metal", "newton": "on", "settings": "", "model": str(MODEL)}
+    fields |= {"elements": " ".join(ELEMENTS), "extra": ""} | changes
+    result = run_lammps(plugin, tmp_path, ERROR_BASE.format(**fields), check=False)
+    assert result.returncode != 0
+    errors = [line for line in result.stdout.splitlines() if line.startswith("ERROR")]
+    assert errors and message in errors[0], result.stdout[-2000:]

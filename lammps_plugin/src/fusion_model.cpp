@@ -4,7 +4,7 @@
 #include "fusion_model.h"
 
 #include <torch/script.h>
-#include <torch/torch.h>
+#include <torch/cuda.h>
 
 #include <cstring>
 #include <stdexcept>
