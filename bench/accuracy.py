@@ -1,0 +1,547 @@
+"""Accuracy benchmark: Fusion-MACE against stock MACE, same data, split, seeds and budget.
+
+One *cell* is (data set, model, size, seed, epochs). Each finished cell writes one JSON
+file, ``bench/results/accuracy/<dataset>/<model>_<size>_seed<k>_ep<E>.json`` (atomic:
+temp file + ``os.replace``); a rerun skips finished cells and continues an interrupted
+cell from its last finished epoch (``fusionpot.train`` checkpoints), so the script can be
+stopped and resumed across sessions. After every cell, and with ``--report``, every JSON
+present is rendered into ``bench/results/accuracy.md``. Training is
+``fusionpot.train.run_training`` (what ``fusionpot train`` runs), stock MACE as
+``arch: mace`` in the same pipeline; AdamW, lr 0.01, 5 frames per step, no EMA (see
+``EMA_NOTE``), no schedule below 10 epochs (plateau from 10), float64.
+
+Data sets (read in place from ../shared/data; converted extxyz files and training runs
+go to ``--work-dir``, default ``runs/accuracy``, which git ignores):
+
+- ``ethanol``, ``malonaldehyde``, ``aspirin``: rMD17 split 01; 950 train / 50 valid from
+  the 1000 training frames (seeded permutation, the same for every model), test on the
+  1000 test frames (``--n-test`` caps it).
+- ``acac``: acetylacetone, train_300K (450 / 50), test test_MD_300K.
+- ``3bpa``: train_300K (450 / 50), test the frames of train_mixedT not in train_300K
+  (matched by a hash of the rounded geometry; its own test sets are not available here).
+- ``c6f6``: hexafluorobenzene S0/S1/S2 (PyRAI2MD), 950 / 50, test the other 2051 frames.
+- ``butene``: cis-butene S0/S1/S2 (SPaiNN), 70 / 10, test the other 21 frames.
+
+Models: ``mace`` (mace-torch MACE, correlation 3) and Fusion-MACE with weights
+``vertex``/``path`` over the diagrams ``((A, A), A)`` (``aaa``) and ``((A, A), (A, h))``
+(``aaah``); sizes ``tiny`` (8 channels), ``small`` (16), ``medium`` (32), all with
+hidden irreps 0e+1o, l_max 2, 2 layers, r_max 5 Å.
+
+Timing (per cell, trained model, eval mode, energy + forces of every state, graph built
+beforehand, fastest of ``--repeats``): the data set's molecule, a 26-atom molecule
+(stilbene, first frame of ../shared/data/stilbene_mrsf_seed; atoms of elements the model
+lacks are relabelled to its last element) and a batch of 64 of them.
+
+Examples::
+
+    # the tiny-budget check committed on 2026-12-02 (ethanol, 2 epochs; ~40 min, 1 thread)
+    nice -n 19 python bench/accuracy.py --dataset ethanol --sizes tiny --seeds 0 1 2 \
+        --epochs 2 --threads 1
+    nice -n 19 python bench/accuracy.py --dataset ethanol --sizes small --seeds 0 \
+        --epochs 2 --threads 1
+    # one quick cell per model: smallest size, first seed
+    python bench/accuracy.py --dataset ethanol --only-fast --epochs 2
+    # the full grid (5 models x small, medium; 3 seeds for ethanol; 7 data sets), in the
+    # background, resumable (days on 2 CPU cores; hours on a GPU with --device cuda)
+    MALLOC_MMAP_THRESHOLD_=4294967296 MALLOC_TRIM_THRESHOLD_=8589934592 \
+    MALLOC_TOP_PAD_=1073741824 nohup nice -n 19 python bench/accuracy.py --epochs 50 \
+        --threads 2 --quiet > runs/accuracy.log 2>&1 &
+    python bench/accuracy.py --dry-run     # which cells are done, which are to do
+    python bench/accuracy.py --report      # re-render the table from finished cells
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+import warnings
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from ase import Atoms
+from ase.io import read
+
+from fusionpot.data import atoms_to_graph, read_pyrai2md, read_rmd17, read_spainn
+from fusionpot.data.formats import write_extxyz
+from fusionpot.labels.store import atomic_write_text
+from fusionpot.models import ForceOutput, load_model
+from fusionpot.train import evaluate as predict
+from fusionpot.train import read_frames, read_metrics_csv, run_training
+
+REPO = Path(__file__).resolve().parents[1]
+DATA = REPO.parent / "shared" / "data"
+RESULTS = REPO / "bench" / "results"
+STILBENE = DATA / "stilbene_mrsf_seed" / "stilbene_mrsf_seed.extxyz"
+
+# ---------------------------------------------------------------- data sets
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """How to get (train + valid pool, test) frames, and how to split the pool."""
+
+    load: Callable[[], tuple[list[Atoms], list[Atoms]]]
+    n_train: int
+    n_valid: int
+    published: tuple[float, float] | None = None  # MACE test MAE: energy meV, forces meV/Å
+
+
+def _rmd17(molecule: str) -> Callable[[], tuple[list[Atoms], list[Atoms]]]:
+    folder = DATA / "rmd17"
+    return lambda: (
+        read_rmd17(folder / f"rmd17_{molecule}_train_01.npz"),
+        read_rmd17(folder / f"rmd17_{molecule}_test_01.npz"),
+    )
+
+
+def _extxyz(path: Path) -> list[Atoms]:
+    """Frames of a labelled extxyz file (ASE keeps energy and forces on a calculator)."""
+    frames = read(path, ":")
+    assert isinstance(frames, list)
+    return frames
+
+
+def geometry_hash(atoms: Atoms, decimals: int = 5) -> str:
+    """Hash of the atomic numbers and the positions rounded to ``decimals`` Å."""
+    rounded = np.round(atoms.positions, decimals) + 0.0  # + 0.0 turns -0.0 into 0.0
+    return hashlib.sha1(atoms.numbers.tobytes() + rounded.tobytes()).hexdigest()
+
+
+def _3bpa() -> tuple[list[Atoms], list[Atoms]]:
+    train = _extxyz(DATA / "botnet" / "dataset_3BPA" / "train_300K.xyz")
+    seen = {geometry_hash(atoms) for atoms in train}
+    mixed = _extxyz(DATA / "botnet" / "dataset_3BPA" / "train_mixedT.xyz")
+    return train, [atoms for atoms in mixed if geometry_hash(atoms) not in seen]
+
+
+def _acac() -> tuple[list[Atoms], list[Atoms]]:
+    folder = DATA / "botnet" / "dataset_acac"
+    return _extxyz(folder / "train_300K.xyz"), _extxyz(folder / "test_MD_300K.xyz")
+
+
+def _all_then_split(frames: list[Atoms], n_pool: int) -> tuple[list[Atoms], list[Atoms]]:
+    order = np.random.default_rng(0).permutation(len(frames))
+    return [frames[i] for i in order[:n_pool]], [frames[i] for i in order[n_pool:]]
+
+
+DATASETS: dict[str, Dataset] = {
+    "ethanol": Dataset(_rmd17("ethanol"), 950, 50, (0.4, 2.1)),
+    "malonaldehyde": Dataset(_rmd17("malonaldehyde"), 950, 50, (0.8, 4.1)),
+    "aspirin": Dataset(_rmd17("aspirin"), 950, 50, (2.2, 6.6)),
+    "acac": Dataset(_acac, 450, 50),
+    "3bpa": Dataset(_3bpa, 450, 50),
+    "c6f6": Dataset(
+        lambda: _all_then_split(
+            read_pyrai2md(DATA / "multistate" / "hexafluorobenzene_s0s1s2_3051.json.tar.xz"),
+            1000,
+        ),
+        950,
+        50,
+    ),
+    "butene": Dataset(
+        lambda: _all_then_split(
+            read_spainn(DATA / "multistate" / "cis-butene_3singlets_101.db"), 80
+        ),
+        70,
+        10,
+    ),
+}
+
+# ---------------------------------------------------------------- models
+
+
+MODELS: dict[str, dict[str, Any]] = {
+    "mace": {"arch": "mace", "correlation": 3},
+    "fusion-vertex-aaa": {"arch": "fusion-mace", "diagram": "((A, A), A)", "weights": "vertex"},
+    "fusion-path-aaa": {"arch": "fusion-mace", "diagram": "((A, A), A)", "weights": "path"},
+    "fusion-vertex-aaah": {
+        "arch": "fusion-mace",
+        "diagram": "((A, A), (A, h))",
+        "weights": "vertex",
+    },
+    "fusion-path-aaah": {"arch": "fusion-mace", "diagram": "((A, A), (A, h))", "weights": "path"},
+}
+SIZES: dict[str, dict[str, Any]] = {
+    "tiny": {"channels": 8},
+    "small": {"channels": 16},
+    "medium": {"channels": 32},
+}
+#: why every cell trains without an EMA of the weights (also printed in the report)
+EMA_NOTE = (
+    "No EMA of the weights (`ema_decay: 0`) for any model: fusionpot.train's EMA "
+    "(torch AveragedModel with use_buffers=True) also averages integer buffers and rounds "
+    "them, which corrupted Fusion-MACE's gather/scatter index buffers (found 2026-12-02: "
+    "a trained Fusion-MACE at 126 meV/Å had an EMA copy at 1054 meV/Å)."
+)
+COMMON_MODEL = {"hidden_irreps": "0e+1o", "l_max": 2, "n_layers": 2, "r_max": 5.0}
+
+
+@dataclass(frozen=True)
+class Cell:
+    dataset: str
+    model: str
+    size: str
+    seed: int
+    epochs: int
+
+    @property
+    def name(self) -> str:
+        return f"{self.model}_{self.size}_seed{self.seed}_ep{self.epochs}"
+
+    def result_path(self, results: Path) -> Path:
+        return results / "accuracy" / self.dataset / f"{self.name}.json"
+
+
+def select_cells(args: argparse.Namespace) -> list[Cell]:
+    """The grid selected on the command line, cheapest cells first."""
+    sizes = [min(args.sizes, key=list(SIZES).index)] if args.only_fast else args.sizes
+    cells = []
+    for dataset in args.dataset:
+        seeds = args.seeds if args.seeds else ([0, 1, 2] if dataset == "ethanol" else [0])
+        if args.only_fast:
+            seeds = seeds[:1]
+        for size in sorted(sizes, key=list(SIZES).index):
+            for seed in seeds:
+                for model in args.models:
+                    cells.append(Cell(dataset, model, size, seed, args.epochs))
+    return cells
+
+
+# ---------------------------------------------------------------- running one cell
+
+
+def prepare_data(name: str, work: Path, n_test: int | None) -> dict[str, Path]:
+    """train/valid/test extxyz files of a data set in ``work`` (written once, atomically)."""
+    folder = work / "data" / name
+    paths = {split: folder / f"{split}.extxyz" for split in ("train", "valid")}
+    paths["test"] = folder / (f"test_first{n_test}.extxyz" if n_test else "test.extxyz")
+    if all(path.exists() for path in paths.values()):
+        return paths
+    dataset = DATASETS[name]
+    pool, test = dataset.load()
+    if len(pool) < dataset.n_train + dataset.n_valid:
+        raise ValueError(f"{name}: {len(pool)} frames, fewer than train + valid")
+    order = np.random.default_rng(0).permutation(len(pool))  # one split for every model
+    splits = {
+        "train": [pool[i] for i in order[: dataset.n_train]],
+        "valid": [pool[i] for i in order[dataset.n_train : dataset.n_train + dataset.n_valid]],
+        "test": test[:n_test] if n_test else test,
+    }
+    for split, frames in splits.items():
+        write_extxyz(paths[split], frames)
+    return paths
+
+
+def train_config(
+    cell: Cell, data: dict[str, Path], run_dir: Path, args: argparse.Namespace
+) -> dict[str, Any]:
+    """The ``fusionpot train`` config of a cell (YAML-shaped; the test set is ours)."""
+    model = {**COMMON_MODEL, **MODELS[cell.model], **SIZES[cell.size], "dtype": args.dtype}
+    return {
+        "seed": cell.seed,
+        "device": args.device,
+        "run_dir": str(run_dir),
+        "model": model,
+        "data": {"train": str(data["train"]), "valid": str(data["valid"]), "test_fraction": 0.0},
+        "training": {
+            "epochs": cell.epochs,
+            "batch_size": args.batch_size,
+            "lr": args.lr,
+            "scheduler": "none" if cell.epochs < 10 else "plateau",
+            "ema_decay": 0.0,  # see EMA_NOTE
+        },
+    }
+
+
+def run_cell(cell: Cell, args: argparse.Namespace) -> dict[str, Any]:
+    """Train (resuming a killed run from its last epoch), test and time one cell."""
+    torch.set_num_threads(args.threads)
+    data = prepare_data(cell.dataset, Path(args.work_dir), args.n_test)
+    run_dir = Path(args.work_dir) / "runs" / cell.dataset / cell.name
+    config = train_config(cell, data, run_dir, args)
+    resume = (run_dir / "checkpoint.pt").exists()
+    result = run_training(config, run_dir, resume=resume, progress=not args.quiet)
+    epochs = read_metrics_csv(run_dir / "metrics.csv")
+    return {
+        "cell": cell.__dict__,
+        "config": config,
+        "train_wall_s": sum(row["time_s"] for row in epochs),
+        "epochs_run": result.epochs_run,
+        "best_epoch": result.best_epoch,
+        **evaluate(result.model_path, data["test"], args),
+        "timing_ms": time_model(result.model_path, data["test"], args),
+        "threads": args.threads,
+        "malloc_tuned": "MALLOC_MMAP_THRESHOLD_" in os.environ,
+        "machine": platform.processor() or platform.machine(),
+        "torch": torch.__version__,
+        "git_commit": _git_commit(),
+        "finished": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+    }
+
+
+def evaluate(model_path: Path, test: Path, args: argparse.Namespace) -> dict[str, Any]:
+    """Test-set errors of the trained model: MAE per state and averaged over states."""
+    model = load_model(model_path, device=args.device)
+    frames = read_frames(test)
+    predictions = predict(model, frames, batch_size=32, device=args.device)
+    metrics = predictions.errors.metrics()
+    energy_abs = np.where(frames.energy_mask, np.abs(predictions.energy - frames.energy), np.nan)
+    return {
+        "n_params": sum(p.numel() for p in model.parameters()),
+        "n_test": len(frames),
+        "n_atoms": len(frames.frames[0]),
+        "n_states": frames.n_states,
+        "energy_mae_meV": 1000 * float(np.nanmean(energy_abs)),
+        "energy_mae_meV_per_atom": float(np.mean(metrics["energy_mae"])),
+        "forces_mae_meV_per_A": float(np.mean(metrics["forces_mae"])),
+        "per_state": {
+            "energy_mae_meV": (1000 * np.nanmean(energy_abs, axis=0)).tolist(),
+            **metrics,
+        },
+    }
+
+
+def time_model(model_path: Path, test: Path, args: argparse.Namespace) -> dict[str, float]:
+    """ms per energy+forces call: the data set's molecule, 26 atoms, 64 × 26 atoms."""
+    model = load_model(model_path, device=args.device).eval()
+    wrapped = ForceOutput(model, compute_stress=False)
+    elements = list(model.config.elements)
+    dtype = model.config.torch_dtype
+    molecule = read(test, 0)
+    stilbene = _relabelled(read(STILBENE, 0), elements)
+    out = {}
+    for label, structures in (
+        ("molecule", [molecule]),
+        ("atoms26", [stilbene]),
+        ("atoms26_x64", [stilbene] * 64),
+    ):
+        graph = atoms_to_graph(structures, elements, model.config.r_max, dtype, args.device)
+        out[label] = 1000 * _fastest(lambda g=graph: wrapped(g), args.repeats)
+    return out
+
+
+def _relabelled(atoms: Atoms, elements: list[str]) -> Atoms:
+    symbols = [s if s in elements else elements[-1] for s in atoms.get_chemical_symbols()]
+    return Atoms(symbols=symbols, positions=atoms.positions)
+
+
+def _fastest(call: Callable[[], object], repeats: int) -> float:
+    call()  # warm-up
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        call()
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def _git_commit() -> str:
+    result = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True
+    )
+    return result.stdout.strip()
+
+
+def write_json(path: Path, record: dict[str, Any]) -> None:
+    """Atomic write: a killed run leaves either no file or the whole record."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(path, json.dumps(record, indent=1, sort_keys=True) + "\n")
+
+
+# ---------------------------------------------------------------- report
+
+
+COLUMNS = (
+    "model",
+    "diagram",
+    "weights",
+    "size",
+    "params",
+    "seeds",
+    "epochs",
+    "E MAE meV",
+    "E MAE meV/atom",
+    "F MAE meV/Å",
+    "train min",
+    "ms mol",
+    "ms 26 at",
+    "ms 64×26 at",
+)
+HEADER = """# Accuracy: Fusion-MACE vs stock MACE
+
+Written by `bench/accuracy.py` from the JSON files in `bench/results/accuracy/` (one per
+finished cell; do not edit by hand). Test-set MAE; energies per molecule (meV) and per
+atom, forces per Cartesian component (meV/Å), averaged over electronic states for the
+multi-state sets; mean ± standard deviation over seeds where there are several. "train
+min": wall-clock of `fusionpot train` for the whole budget (all epochs, validation
+included) on the machine and thread count recorded in each JSON; "ms": fastest energy +
+forces call of the trained model (graph built beforehand) on the data set's molecule, on
+a 26-atom molecule and on a batch of 64 of them. The same split, seeds and budget for
+every model of a data set. Published numbers come from far larger budgets (thousands of
+GPU epochs, larger models) and are shown for scale only.
+
+The exact commands that produced the cells, and the full-grid command, are in the
+docstring of `bench/accuracy.py` (`python bench/accuracy.py --help`); `python
+bench/accuracy.py --report` re-renders this file.
+"""
+
+
+def _stat(values: list[float], digits: int) -> str:
+    if len(values) == 1:
+        return f"{values[0]:.{digits}f}"
+    return f"{statistics.mean(values):.{digits}f} ± {statistics.stdev(values):.{digits}f}"
+
+
+def _group(records: Iterable[dict[str, Any]]) -> dict[tuple[str, ...], list[dict[str, Any]]]:
+    """Records by (dataset, epochs, n_test, size, model): seeds pooled."""
+    groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for record in records:
+        cell = record["cell"]
+        key = (cell["dataset"], str(cell["epochs"]), str(record["n_test"]), cell["size"])
+        groups.setdefault((*key, cell["model"]), []).append(record)
+    return groups
+
+
+def render(records: Iterable[dict[str, Any]]) -> str:
+    """The Markdown report: one table per (data set, budget), then who wins where."""
+    groups = _group(records)
+    lines = [HEADER, EMA_NOTE, ""]
+    tables = sorted({key[:3] for key in groups}, key=lambda k: (k[0], int(k[1]), k[2]))
+    for dataset, epochs, n_test in tables:
+        rows = [(k, v) for k, v in groups.items() if k[:3] == (dataset, epochs, n_test)]
+        rows.sort(key=lambda kv: (list(SIZES).index(kv[0][3]), list(MODELS).index(kv[0][4])))
+        first = rows[0][1][0]
+        lines += [
+            f"## {dataset}: {epochs} epochs, {first['config']['training']['batch_size']} frames "
+            f"per step, {n_test} test frames ({first['n_atoms']} atoms, "
+            f"{first['n_states']} state{'s' if first['n_states'] > 1 else ''})",
+            "",
+            "| " + " | ".join(COLUMNS) + " |",
+            "|" + "---|" * len(COLUMNS),
+        ]
+        for (*_, size, model), cells in rows:
+            spec = MODELS[model]
+            cells.sort(key=lambda r: r["cell"]["seed"])
+            values = [
+                model if spec["arch"] == "fusion-mace" else "MACE (mace-torch)",
+                spec.get("diagram", f"caterpillar ν={spec.get('correlation')}"),
+                spec.get("weights", "U-matrix"),
+                f"{size} ({cells[0]['config']['model']['channels']} ch)",
+                str(cells[0]["n_params"]),
+                ",".join(str(r["cell"]["seed"]) for r in cells),
+                epochs,
+                _stat([r["energy_mae_meV"] for r in cells], 1),
+                _stat([r["energy_mae_meV_per_atom"] for r in cells], 2),
+                _stat([r["forces_mae_meV_per_A"] for r in cells], 1),
+                _stat([r["train_wall_s"] / 60 for r in cells], 1),
+                *(_stat([r["timing_ms"][k] for r in cells], 1) for k in TIMINGS),
+            ]
+            lines.append("| " + " | ".join(values) + " |")
+        published = DATASETS[dataset].published
+        if published:
+            energy, forces = published
+            lines.append(
+                f"| MACE, published (Batatia et al. 2022) | | | large | | | thousands (GPU) | "
+                f"{energy} | {energy / first['n_atoms']:.2f} | {forces} | | | | |"
+            )
+        lines += ["", *_verdicts(rows), ""]
+    return "\n".join(lines)
+
+
+TIMINGS = ("molecule", "atoms26", "atoms26_x64")
+
+
+def _verdicts(rows: list[tuple[tuple[str, ...], list[dict[str, Any]]]]) -> list[str]:
+    """One line per Fusion-MACE model: its errors, size and speed against MACE's."""
+    baseline = {key[3]: cells for key, cells in rows if key[4] == "mace"}
+    out = []
+    for (*_, size, model), cells in rows:
+        if model == "mace" or size not in baseline:
+            continue
+
+        def mean(records: list[dict[str, Any]], field: str) -> float:
+            return statistics.mean(r[field] for r in records)
+
+        ref = baseline[size]
+        ratios = {
+            field: mean(cells, field) / mean(ref, field)
+            for field in ("energy_mae_meV", "forces_mae_meV_per_A", "n_params")
+        }
+        speed = statistics.mean(r["timing_ms"]["atoms26_x64"] for r in cells) / statistics.mean(
+            r["timing_ms"]["atoms26_x64"] for r in ref
+        )
+        verdict = [
+            f"energy {'better' if ratios['energy_mae_meV'] < 1 else 'worse'} "
+            f"(×{ratios['energy_mae_meV']:.2f})",
+            f"forces {'better' if ratios['forces_mae_meV_per_A'] < 1 else 'worse'} "
+            f"(×{ratios['forces_mae_meV_per_A']:.2f})",
+            f"×{ratios['n_params']:.2f} parameters",
+            f"×{speed:.2f} time per call (64 × 26 atoms)",
+        ]
+        out.append(f"- {model} ({size}) vs MACE ({size}): " + ", ".join(verdict) + ".")
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--dataset", nargs="+", choices=list(DATASETS), default=list(DATASETS))
+    parser.add_argument("--models", nargs="+", choices=list(MODELS), default=list(MODELS))
+    parser.add_argument("--sizes", nargs="+", choices=list(SIZES), default=["small", "medium"])
+    parser.add_argument(
+        "--seeds", nargs="+", type=int, default=None, help="default: 0 1 2 for ethanol, 0 elsewhere"
+    )
+    parser.add_argument("--only-fast", action="store_true", help="smallest size, first seed")
+    parser.add_argument("--epochs", type=int, default=50)
+    parser.add_argument("--batch-size", type=int, default=5)
+    parser.add_argument("--lr", type=float, default=0.01)
+    parser.add_argument("--dtype", choices=("float32", "float64"), default="float64")
+    parser.add_argument("--n-test", type=int, default=None, help="cap the test frames")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--repeats", type=int, default=5, help="timing: fastest of N calls")
+    parser.add_argument("--work-dir", default=str(REPO / "runs" / "accuracy"))
+    parser.add_argument("--results-dir", type=Path, default=RESULTS)
+    parser.add_argument("--report", action="store_true", help="only re-render the table")
+    parser.add_argument("--dry-run", action="store_true", help="list the cells and stop")
+    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    args = parser.parse_args(argv)
+    # e3nn 0.4.4's o3.Linear, scripted when a model is built: harmless, and very noisy
+    warnings.filterwarnings("ignore", message="The TorchScript type system")
+    cells = [] if args.report else select_cells(args)
+    for cell in cells:
+        if cell.result_path(args.results_dir).exists():
+            print(f"done    {cell.dataset}/{cell.name}")
+            continue
+        if args.dry_run:
+            print(f"todo    {cell.dataset}/{cell.name}")
+            continue
+        print(f"running {cell.dataset}/{cell.name}", flush=True)
+        write_json(cell.result_path(args.results_dir), run_cell(cell, args))
+        write_report(args.results_dir)
+    if not args.dry_run:
+        write_report(args.results_dir)
+    return 0
+
+
+def write_report(results: Path) -> None:
+    """Render every finished cell under ``results/accuracy/`` into ``results/accuracy.md``."""
+    records = [json.loads(p.read_text()) for p in sorted(results.glob("accuracy/*/*.json"))]
+    results.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(results / "accuracy.md", render(records))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
