@@ -1,8 +1,8 @@
 // fusionpot LAMMPS plugin: pair_style fusion (LAMMPS side; no torch header here).
 //
-// Every local and ghost atom is a node; edges come from a full neighbour list that
-// includes the ghosts' neighbours (REQ_GHOST), so n_layers of message passing see
-// exactly the atoms they would in one periodic graph, provided the ghost shell is
+// Local and ghost atoms are nodes; edges come from a full neighbour list that includes
+// the ghosts' neighbours (REQ_GHOST), so n_layers of message passing see exactly the
+// atoms they would in one periodic graph, provided the ghost shell is
 // n_layers * r_max + skin deep (set below). Only local atoms' energies count; the
 // forces on ghosts are sent back to their owners by LAMMPS (newton pair on), and the
 // virial is sum_i x_i f_i over local and ghost atoms (virial_fdotr_compute).
@@ -16,6 +16,7 @@
 #include "memory.h"
 #include "neigh_list.h"
 #include "neighbor.h"
+#include "platform.h"
 #include "update.h"
 #include "utils.h"
 
@@ -157,38 +158,57 @@ double PairFusion::init_one(int /*i*/, int /*j*/)
 
 void PairFusion::build_graph()
 {
+  // Breadth-first from the local atoms over edges shorter than r_max: with T layers,
+  // a local energy depends on nodes up to T hops away, through messages received by
+  // nodes up to T - 1 hops away. Only those nodes and edges go to the model; the rest
+  // of the ghost shell (its outer part, and the skin) is left out.
   const int nlocal = atom->nlocal;
   const int nall = nlocal + atom->nghost;
+  const int n_layers = model->info().n_layers;
+  const double cutoff_sq = model->info().r_max * model->info().r_max;
   double **x = atom->x;
-  const int *type = atom->type;
 
   graph.clear();
-  graph.n_nodes = nall;
-  graph.n_local = nlocal;
-  graph.positions.resize(3 * static_cast<size_t>(nall));
-  graph.species.resize(nall);
-  for (int i = 0; i < nall; i++) {
-    graph.positions[3 * i] = x[i][0];
-    graph.positions[3 * i + 1] = x[i][1];
-    graph.positions[3 * i + 2] = x[i][2];
-    graph.species[i] = species_of_type[type[i]];
+  nodes.clear();
+  node_of_atom.assign(nall, -1);
+  for (int i = 0; i < nlocal; i++) {
+    node_of_atom[i] = i;
+    nodes.push_back(i);
   }
-
-  const double cutoff_sq = model->info().r_max * model->info().r_max;
-  const int n_centres = list->inum + list->gnum;
-  for (int ii = 0; ii < n_centres; ii++) {
-    const int i = list->ilist[ii];
-    const int *neighbours = list->firstneigh[i];
-    for (int jj = 0; jj < list->numneigh[i]; jj++) {
-      const int j = neighbours[jj] & NEIGHMASK;
-      const double dx = x[j][0] - x[i][0];
-      const double dy = x[j][1] - x[i][1];
-      const double dz = x[j][2] - x[i][2];
-      if (dx * dx + dy * dy + dz * dz < cutoff_sq) {
-        graph.senders.push_back(j);
-        graph.receivers.push_back(i);
+  size_t frontier_begin = 0;
+  for (int hop = 0; hop < n_layers; hop++) {
+    const size_t frontier_end = nodes.size();
+    for (size_t k = frontier_begin; k < frontier_end; k++) {
+      const int i = nodes[k];
+      const int *neighbours = list->firstneigh[i];
+      for (int jj = 0; jj < list->numneigh[i]; jj++) {
+        const int j = neighbours[jj] & NEIGHMASK;
+        const double dx = x[j][0] - x[i][0];
+        const double dy = x[j][1] - x[i][1];
+        const double dz = x[j][2] - x[i][2];
+        if (dx * dx + dy * dy + dz * dz >= cutoff_sq) continue;
+        if (node_of_atom[j] < 0) {
+          node_of_atom[j] = static_cast<int>(nodes.size());
+          nodes.push_back(j);
+        }
+        graph.senders.push_back(node_of_atom[j]);
+        graph.receivers.push_back(static_cast<int64_t>(k));
       }
     }
+    frontier_begin = frontier_end;
+  }
+
+  const int *type = atom->type;
+  graph.n_nodes = static_cast<int64_t>(nodes.size());
+  graph.n_local = nlocal;
+  graph.positions.resize(3 * nodes.size());
+  graph.species.resize(nodes.size());
+  for (size_t k = 0; k < nodes.size(); k++) {
+    const int i = nodes[k];
+    graph.positions[3 * k] = x[i][0];
+    graph.positions[3 * k + 1] = x[i][1];
+    graph.positions[3 * k + 2] = x[i][2];
+    graph.species[k] = species_of_type[type[i]];
   }
 }
 
@@ -201,22 +221,41 @@ void PairFusion::compute(int eflag, int vflag)
 
   const int nlocal = atom->nlocal;
   if (nlocal > 0) {
+    const double start = platform::walltime();
     build_graph();
+    const double built = platform::walltime();
     try {
       model->compute(graph, state, eflag_atom != 0, result);
     } catch (const std::exception &e) {
       error->one(FLERR, "pair_style fusion: {}", e.what());
     }
+    stats.calls++;
+    stats.graph_s += built - start;
+    stats.model_s += platform::walltime() - built;
+    stats.nodes += static_cast<double>(graph.n_nodes);
+    stats.edges += static_cast<double>(graph.senders.size());
     double **f = atom->f;
-    const int nall = nlocal + atom->nghost;
-    for (int i = 0; i < nall; i++) {
-      f[i][0] += result.forces[3 * i];
-      f[i][1] += result.forces[3 * i + 1];
-      f[i][2] += result.forces[3 * i + 2];
+    for (size_t k = 0; k < nodes.size(); k++) {
+      const int i = nodes[k];
+      f[i][0] += result.forces[3 * k];
+      f[i][1] += result.forces[3 * k + 1];
+      f[i][2] += result.forces[3 * k + 2];
     }
     if (eflag_global) eng_vdwl += result.energy;
     if (eflag_atom)
       for (int i = 0; i < nlocal; i++) eatom[i] += result.atomic_energy[i];
   }
   if (vflag_fdotr) virial_fdotr_compute();
+}
+
+void PairFusion::finish()
+{
+  // per-run timing on rank 0 (bench/lammps_speed.py reads this line)
+  if (comm->me == 0 && stats.calls > 0)
+    utils::logmesg(lmp,
+                   "pair_style fusion: {} calls on rank 0: {:.6f} s building graphs, {:.6f} s "
+                   "in the model, {:.1f} nodes and {:.1f} edges per call\n",
+                   stats.calls, stats.graph_s, stats.model_s, stats.nodes / stats.calls,
+                   stats.edges / stats.calls);
+  stats = Stats();
 }

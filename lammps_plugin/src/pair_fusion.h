@@ -25,6 +25,7 @@ class PairFusion : public Pair {
   void coeff(int, char **) override;
   void init_style() override;
   double init_one(int, int) override;
+  void finish() override;
 
  private:
   void allocate();
@@ -35,7 +36,14 @@ class PairFusion : public Pair {
   std::vector<int64_t> species_of_type;    // [ntypes + 1], index 0 unused
   int state = 0;
   std::string device = "cpu";
+  std::vector<int> nodes;          // LAMMPS atom index of each graph node
+  std::vector<int> node_of_atom;   // graph node of each local/ghost atom, -1 if none
   fusionpot::Graph graph;
+  struct Stats {
+    long calls = 0;
+    double graph_s = 0.0, model_s = 0.0;    // wall time, s
+    double nodes = 0.0, edges = 0.0;        // summed over calls
+  } stats;
   fusionpot::Result result;
 };
 
