@@ -55,7 +55,8 @@ def data(tmp_path_factory) -> Path:
 
 
 def _final_state(run_dir: Path) -> dict:
-    return torch.load(run_dir / "checkpoint.pt", weights_only=True)
+    """The trainer's part of the run's last checkpoint (model, EMA, optimiser, ...)."""
+    return torch.load(run_dir / "checkpoint.pt", weights_only=True)["trainer"]
 
 
 def _assert_same_run(a: Path, b: Path) -> None:

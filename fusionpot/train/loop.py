@@ -21,13 +21,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 import yaml
 from tqdm import tqdm
 
 from fusionpot.labels.store import atomic_write_text
-from fusionpot.models import ARCHITECTURES, ForceOutput, build_model, load_model, save_model
+from fusionpot.models import ARCHITECTURES, build_model, load_model, save_model
 from fusionpot.train.checkpoint import (
     get_rng_state,
     load_checkpoint,
@@ -37,8 +36,6 @@ from fusionpot.train.checkpoint import (
 from fusionpot.train.config import TrainConfig
 from fusionpot.train.dataset import LabelledFrames, read_files
 from fusionpot.train.evaluate import Predictions, evaluate
-from fusionpot.train.loss import ErrorSums, batch_errors, weighted_loss
-from fusionpot.train.optim import make_ema, make_optimizer, make_scheduler, scheduler_step
 from fusionpot.train.report import (
     metrics_table,
     plot_learning_curves,
@@ -47,6 +44,7 @@ from fusionpot.train.report import (
 )
 from fusionpot.train.split import split_indices
 from fusionpot.train.statistics import average_num_neighbors, energy_statistics
+from fusionpot.train.trainer import Trainer
 
 __all__ = ["Splits", "TrainResult", "load_splits", "resolve_device", "run_training"]
 
@@ -137,10 +135,19 @@ def _save_model_atomic(model: torch.nn.Module, path: Path) -> None:
             os.unlink(tmp)
 
 
-def _epoch_order(n: int, seed: int, epoch: int) -> np.ndarray:
-    """The frame order of ``epoch``: a permutation drawn from (seed, epoch) alone."""
-    generator = torch.Generator().manual_seed(seed * 1_000_003 + epoch)
-    return torch.randperm(n, generator=generator).numpy()
+def _new_model(config: TrainConfig, train: LabelledFrames, device: torch.device) -> Any:
+    """A model initialised from ``config.seed``, with E0, scale and shift from ``train``."""
+    model_config = _model_config(config, train)
+    torch.manual_seed(config.seed)
+    model = build_model(model_config, device)
+    stats = energy_statistics(train, model_config.elements)
+    dtype = model_config.torch_dtype
+    model.set_energy_normalisation(
+        torch.as_tensor(stats.reference_energies, dtype=dtype),
+        torch.as_tensor(stats.scale, dtype=dtype),
+        torch.as_tensor(stats.shift, dtype=dtype),
+    )
+    return model
 
 
 def run_training(
@@ -153,7 +160,8 @@ def run_training(
 
     ``config``: a :class:`TrainConfig` or its YAML-shaped dict (paths relative to the
     working directory); ``run_dir`` overrides ``config.run_dir``; ``resume`` continues
-    from ``run_dir/checkpoint.pt`` (the config's ``training.epochs`` may be raised).
+    from ``run_dir/checkpoint.pt`` (``training.epochs`` may be raised; a cosine schedule
+    keeps the length it started with).
     """
     started = time.perf_counter()
     if isinstance(config, dict):
@@ -170,21 +178,11 @@ def run_training(
     device = resolve_device(config.device)
     splits = load_splits(config)
     state = load_checkpoint(checkpoint_path) if resume else None
-
     if state is None:
-        model_config = _model_config(config, splits.train)
-        torch.manual_seed(config.seed)
-        model = build_model(model_config, device)
-        stats = energy_statistics(splits.train, model_config.elements)
-        dtype = model_config.torch_dtype
-        model.set_energy_normalisation(
-            torch.as_tensor(stats.reference_energies, dtype=dtype),
-            torch.as_tensor(stats.scale, dtype=dtype),
-            torch.as_tensor(stats.shift, dtype=dtype),
-        )
+        model = _new_model(config, splits.train, device)
     else:
         model = build_model({**state["model_config"], "arch": state["arch"]}, device)
-        model_config = model.config
+    model_config = model.config
     for part in (splits.train, splits.valid, splits.test):
         if part is not None:
             part.check_elements(model_config.elements)
@@ -192,141 +190,54 @@ def run_training(
     atomic_write_text(out_dir / "config.yaml", yaml.safe_dump(resolved, sort_keys=False))
 
     opt = config.training
-    w_energy, w_forces = (
-        torch.tensor(w, dtype=model_config.torch_dtype, device=device)
-        for w in opt.weights(model_config.n_states)
-    )
-    force_model = ForceOutput(model, compute_stress=False)
-    optimizer = make_optimizer(model, opt)
-    scheduler = make_scheduler(optimizer, opt)
-    ema = make_ema(model, opt.ema_decay)
-    history: list[dict[str, Any]] = []
-    start_epoch, best_loss, best_epoch, bad_epochs = 0, math.inf, -1, 0
-    if state is not None:
-        model.load_state_dict(state["model"])
-        ema.load_state_dict(state["ema"])
-        optimizer.load_state_dict(state["optimizer"])
-        if scheduler is not None:
-            scheduler.load_state_dict(state["scheduler"])
+    trainer = Trainer(model, opt, config.seed, device)
+    if state is None:
+        trainer.record_untrained(splits.valid)
+    else:
+        trainer.load_state_dict(state["trainer"])
         set_rng_state(state["rng"])
-        start_epoch, history = state["epoch"], list(state["history"])
-        best_loss, best_epoch, bad_epochs = state["best_loss"], state["best_epoch"], state["bad"]
-
-    def validation_row(
-        module: torch.nn.Module,
-        valid: LabelledFrames | None,
-        epoch: int,
-        optimizer: torch.optim.Optimizer,
-        train_loss: float,
-    ) -> dict[str, Any]:
-        """One metrics.csv row: losses, lr, validation MAE per state (meV/atom, meV/Å)."""
-        row: dict[str, Any] = {"epoch": epoch, "lr": optimizer.param_groups[0]["lr"]}
-        row["train_loss"], row["valid_loss"] = train_loss, math.nan
-        metrics: dict[str, list[float]] = {}
-        if valid is not None:
-            predictions = evaluate(module, valid, opt.eval_batch_size, device)
-            row["valid_loss"] = float(weighted_loss(predictions.errors, w_energy, w_forces))
-            metrics = predictions.errors.metrics()
-        for s in range(model_config.n_states):
-            for name in ("energy_mae", "forces_mae"):
-                row[f"valid_{name}_s{s}"] = metrics.get(name, [math.nan] * (s + 1))[s]
-        row["time_s"] = 0.0
-        return row
-
-    if state is None:  # the untrained model's row: where the learning curve starts
-        history.append(validation_row(model, splits.valid, 0, optimizer, math.nan))
-    train = splits.train
-    n_batches = math.ceil(len(train) / opt.batch_size)
+    n_batches = math.ceil(len(splits.train) / opt.batch_size)
     bar = tqdm(
         total=opt.epochs * n_batches,
-        initial=min(start_epoch, opt.epochs) * n_batches,
+        initial=min(trainer.epoch, opt.epochs) * n_batches,
         desc="train",
         unit="batch",
         disable=not progress,
     )
-    stopped = opt.early_stopping_patience is not None and bad_epochs >= opt.early_stopping_patience
-    epoch = start_epoch
-    for epoch in range(start_epoch, opt.epochs):
-        if stopped:
-            break
-        epoch_start = time.perf_counter()
-        force_model.train()
-        order = _epoch_order(len(train), config.seed, epoch)
-        train_errors: ErrorSums | None = None
-        for b in range(n_batches):
-            batch = train.batch(
-                order[b * opt.batch_size : (b + 1) * opt.batch_size],
-                model_config.elements,
-                model_config.r_max,
-                model_config.torch_dtype,
-                device,
-            )
-            errors = batch_errors(force_model(batch.graph), batch)
-            loss = weighted_loss(errors, w_energy, w_forces)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            if opt.clip_grad is not None:
-                torch.nn.utils.clip_grad_norm_(model.parameters(), opt.clip_grad)
-            optimizer.step()
-            ema.update_parameters(model)
-            if train_errors is None:
-                train_errors = errors.detached()
-            else:
-                train_errors += errors
-            bar.update(1)
-            bar.set_postfix(epoch=epoch + 1, loss=f"{loss.item():.4g}")
-        assert train_errors is not None
-        train_loss = float(weighted_loss(train_errors, w_energy, w_forces))
-        averaged = ema.module
-        row = validation_row(averaged, splits.valid, epoch + 1, optimizer, train_loss)
-        valid_loss = train_loss if splits.valid is None else row["valid_loss"]
-        scheduler_step(scheduler, valid_loss)
-        if valid_loss < best_loss:
-            best_loss, best_epoch, bad_epochs = valid_loss, epoch + 1, 0
-            _save_model_atomic(averaged, out_dir / MODEL)
-        else:
-            bad_epochs += 1
-        row["time_s"] = time.perf_counter() - epoch_start
-        history.append(row)
-        bar.set_postfix(epoch=epoch + 1, train=f"{train_loss:.4g}", valid=f"{valid_loss:.4g}")
+
+    def on_batch(loss: float) -> None:
+        bar.update(1)
+        bar.set_postfix(epoch=trainer.epoch + 1, loss=f"{loss:.4g}")
+
+    while trainer.epoch < opt.epochs and not trainer.stopped:
+        if trainer.run_epoch(splits.train, splits.valid, on_batch):
+            _save_model_atomic(trainer.averaged, out_dir / MODEL)
         save_checkpoint(
             checkpoint_path,
             {
                 "arch": model_config.arch,
                 "model_config": model_config.to_dict(),
-                "epoch": epoch + 1,
-                "model": model.state_dict(),
-                "ema": ema.state_dict(),
-                "optimizer": optimizer.state_dict(),
-                "scheduler": scheduler.state_dict() if scheduler is not None else None,
+                "trainer": trainer.state_dict(),
                 "rng": get_rng_state(),
-                "history": history,
-                "best_loss": best_loss,
-                "best_epoch": best_epoch,
-                "bad": bad_epochs,
             },
         )
-        write_metrics_csv(history, out_dir / "metrics.csv")
-        stopped = (
-            opt.early_stopping_patience is not None and bad_epochs >= opt.early_stopping_patience
-        )
+        write_metrics_csv(trainer.history, out_dir / "metrics.csv")
     bar.close()
-    if best_epoch < 0:
+    if trainer.best_epoch < 0:
         raise RuntimeError(f"no epoch of {out_dir} gave a finite validation loss")
 
     best = load_model(out_dir / MODEL, device)
     metrics, report = final_report(best, splits, opt.eval_batch_size, device, out_dir)
-    if history:
-        plot_learning_curves(history, out_dir / "learning_curves.png")
+    plot_learning_curves(trainer.history, out_dir / "learning_curves.png")
     return TrainResult(
         run_dir=out_dir,
         model_path=out_dir / MODEL,
         metrics=metrics,
         n_parameters=sum(p.numel() for p in best.parameters()),
         wall_time_s=time.perf_counter() - started,
-        epochs_run=len(history),
-        best_epoch=best_epoch,
-        best_valid_loss=best_loss,
+        epochs_run=trainer.epoch,
+        best_epoch=trainer.best_epoch,
+        best_valid_loss=trainer.best_loss,
         report=report,
     )
 
