@@ -11,6 +11,7 @@ import ase.io
 import numpy as np
 import pytest
 import torch
+from ase.build import bulk
 from ase.calculators.emt import EMT
 from ase.calculators.singlepoint import SinglePointCalculator
 
@@ -202,3 +203,27 @@ def test_stock_mace_trains_through_the_same_pipeline(data_dir, tmp_path, capsys)
     expected = evaluate(model, read_files([data])[0]).errors.metrics()
     assert metrics_table(expected) in printed
     assert "| S1 |" in printed and "mace" in printed
+
+
+def test_periodic_and_molecular_frames_train_together_in_float32(tmp_path):
+    """Rattled bulk Cu cells (two sizes) and Cu/Ag clusters in one data set and batch."""
+    frames = []
+    for i in range(6):
+        crystal = bulk("Cu", "fcc", a=3.6, cubic=True).repeat((1, 1, 1 + i % 2))
+        crystal.rattle(0.1, seed=i)
+        crystal.calc = EMT()
+        crystal.info["energy_s0"] = crystal.get_potential_energy()
+        crystal.arrays["forces_s0"] = crystal.get_forces()
+        crystal.calc = None
+        frames.append(crystal)
+    for cluster in two_state_frames(6, seed=8):
+        del cluster.info["energy_s1"], cluster.arrays["forces_s1"]
+        frames.append(cluster)
+    ase.io.write(tmp_path / "mixed.extxyz", frames)
+    cfg = config(tmp_path / "mixed.extxyz", epochs=2, dtype="float32")
+    cfg["data"].update(valid_fraction=0.25, test_fraction=0.0)
+    result = run_training(cfg, tmp_path / "run", progress=False)
+    model = load_model(result.model_path)
+    assert model.config.dtype == "float32" and model.reference_energies.dtype == torch.float32
+    assert np.isfinite(result.metrics["valid"]["forces_mae"]).all()
+    assert [r["epoch"] for r in read_metrics_csv(tmp_path / "run" / "metrics.csv")] == [0, 1, 2]

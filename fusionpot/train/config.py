@@ -117,6 +117,11 @@ class OptimConfig:
         for name in ("epochs", "batch_size", "eval_batch_size", "lr"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"training.{name} must be positive, got {getattr(self, name)}")
+        if self.early_stopping_patience is not None and self.early_stopping_patience < 1:
+            raise ValueError(
+                "training.early_stopping_patience must be >= 1 (or null), "
+                f"got {self.early_stopping_patience}"
+            )
         if not 0.0 <= self.ema_decay < 1.0:
             raise ValueError(f"training.ema_decay must be in [0, 1), got {self.ema_decay}")
         if self.scheduler not in ("plateau", "cosine", "none"):
