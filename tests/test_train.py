@@ -11,6 +11,7 @@ import ase.io
 import numpy as np
 import pytest
 import torch
+import yaml
 from ase.build import bulk
 from ase.calculators.emt import EMT
 from ase.calculators.singlepoint import SinglePointCalculator
@@ -190,15 +191,20 @@ def test_energy_statistics_recover_reference_energies():
 
 
 def test_stock_mace_trains_through_the_same_pipeline(data_dir, tmp_path, capsys):
-    cfg = config(data_dir / "two_state.extxyz", epochs=8, arch="mace", correlation=2)
-    result = run_training(cfg, tmp_path / "run", progress=False)
+    """``fusionpot train --arch mace`` on a Fusion-MACE YAML, then ``fusionpot eval``."""
+    cfg = config(data_dir / "two_state.extxyz", epochs=1, correlation=2)
+    (tmp_path / "train.yaml").write_text(yaml.safe_dump(cfg))
+    argv = ["train", str(tmp_path / "train.yaml"), "--arch", "mace", "--epochs", "8"]
+    assert main([*argv, "--run-dir", str(tmp_path / "run"), "--no-progress"]) == 0
+    assert "## test" in capsys.readouterr().out
     rows = read_metrics_csv(tmp_path / "run" / "metrics.csv")
-    assert rows[result.best_epoch]["valid_loss"] < 0.5 * rows[0]["valid_loss"]
-    model = load_model(result.model_path)
+    assert len(rows) == 9
+    assert min(r["valid_loss"] for r in rows[1:]) < 0.5 * rows[0]["valid_loss"]
+    model = load_model(tmp_path / "run" / "model.pth")
     assert model.config.arch == "mace" and model.n_states == 2
     # fusionpot eval prints the same table for the saved model
     data = str(data_dir / "two_state.extxyz")
-    assert main(["eval", str(result.model_path), data, "--no-progress"]) == 0
+    assert main(["eval", str(tmp_path / "run" / "model.pth"), data, "--no-progress"]) == 0
     printed = capsys.readouterr().out
     expected = evaluate(model, read_files([data])[0]).errors.metrics()
     assert metrics_table(expected) in printed
