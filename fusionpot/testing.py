@@ -82,7 +82,7 @@ def two_state_frames(n_frames: int, seed: int = 0) -> list[ase.Atoms]:
     """Labelled frames of two analytic "states", for testing training code (seeded).
 
     Cu/Ag clusters of 3–6 atoms near the corners of a 2.6 Å cube; S0 from ASE's EMT, S1
-    from a Lennard-Jones potential (σ = 2.3 Å, ε = 0.1 eV, cutoff 3.8 Å) 2 eV higher, as
+    from a Lennard-Jones potential (σ = 2.3 Å, ε = 0.1 eV, cutoff 3.8 Å) 0.5 eV/atom higher, as
     ``energy_s{k}`` (eV, ``info``) and ``forces_s{k}`` (eV/Å, ``arrays``).
     """
     from ase.calculators.emt import EMT
@@ -97,7 +97,7 @@ def two_state_frames(n_frames: int, seed: int = 0) -> list[ase.Atoms]:
         atoms = ase.Atoms(rng.choice(["Cu", "Ag"], n).tolist(), positions=positions)
         for s, calc in enumerate((EMT(), LennardJones(sigma=2.3, epsilon=0.1, rc=3.8))):
             atoms.calc = calc
-            atoms.info[f"energy_s{s}"] = atoms.get_potential_energy() + 2.0 * s
+            atoms.info[f"energy_s{s}"] = atoms.get_potential_energy() + 0.5 * s * n
             atoms.arrays[f"forces_s{s}"] = atoms.get_forces()
         atoms.calc = None
         frames.append(atoms)
