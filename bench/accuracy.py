@@ -463,34 +463,42 @@ TIMINGS = ("molecule", "atoms26", "atoms26_x64")
 
 
 def _verdicts(rows: list[tuple[tuple[str, ...], list[dict[str, Any]]]]) -> list[str]:
-    """One line per Fusion-MACE model: its errors, size and speed against MACE's."""
+    """One line per Fusion-MACE model: errors, size and speed against MACE's of the same
+    size, over the seeds both have; a difference smaller than either model's spread over
+    seeds is called a tie."""
     baseline = {key[3]: cells for key, cells in rows if key[4] == "mace"}
     out = []
     for (*_, size, model), cells in rows:
         if model == "mace" or size not in baseline:
             continue
-
-        def mean(records: list[dict[str, Any]], field: str) -> float:
-            return statistics.mean(r[field] for r in records)
-
-        ref = baseline[size]
-        ratios = {
-            field: mean(cells, field) / mean(ref, field)
-            for field in ("energy_mae_meV", "forces_mae_meV_per_A", "n_params")
-        }
-        speed = statistics.mean(r["timing_ms"]["atoms26_x64"] for r in cells) / statistics.mean(
+        seeds = {r["cell"]["seed"] for r in cells} & {r["cell"]["seed"] for r in baseline[size]}
+        if not seeds:
+            continue
+        ours = [r for r in cells if r["cell"]["seed"] in seeds]
+        ref = [r for r in baseline[size] if r["cell"]["seed"] in seeds]
+        verdict = [
+            _compare(kind, [r[field] for r in ours], [r[field] for r in ref])
+            for kind, field in (("energy", "energy_mae_meV"), ("forces", "forces_mae_meV_per_A"))
+        ]
+        params = ours[0]["n_params"] / ref[0]["n_params"]
+        speed = statistics.mean(r["timing_ms"]["atoms26_x64"] for r in ours) / statistics.mean(
             r["timing_ms"]["atoms26_x64"] for r in ref
         )
-        verdict = [
-            f"energy {'better' if ratios['energy_mae_meV'] < 1 else 'worse'} "
-            f"(×{ratios['energy_mae_meV']:.2f})",
-            f"forces {'better' if ratios['forces_mae_meV_per_A'] < 1 else 'worse'} "
-            f"(×{ratios['forces_mae_meV_per_A']:.2f})",
-            f"×{ratios['n_params']:.2f} parameters",
-            f"×{speed:.2f} time per call (64 × 26 atoms)",
-        ]
-        out.append(f"- {model} ({size}) vs MACE ({size}): " + ", ".join(verdict) + ".")
+        verdict += [f"×{params:.2f} parameters", f"×{speed:.2f} time per call (64 × 26 atoms)"]
+        out.append(
+            f"- {model} ({size}) vs MACE ({size}), seeds {sorted(seeds)}: "
+            + ", ".join(verdict)
+            + "."
+        )
     return out
+
+
+def _compare(kind: str, ours: list[float], ref: list[float]) -> str:
+    ratio = statistics.mean(ours) / statistics.mean(ref)
+    spread = max(statistics.stdev(ours), statistics.stdev(ref)) if len(ours) > 1 else 0.0
+    if abs(statistics.mean(ours) - statistics.mean(ref)) < spread:
+        return f"{kind} tie within the seed spread (×{ratio:.2f})"
+    return f"{kind} {'better' if ratio < 1 else 'worse'} (×{ratio:.2f})"
 
 
 def main(argv: list[str] | None = None) -> int:
