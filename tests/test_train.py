@@ -233,3 +233,26 @@ def test_periodic_and_molecular_frames_train_together_in_float32(tmp_path):
     assert model.config.dtype == "float32" and model.reference_energies.dtype == torch.float32
     assert np.isfinite(result.metrics["valid"]["forces_mae"]).all()
     assert [r["epoch"] for r in read_metrics_csv(tmp_path / "run" / "metrics.csv")] == [0, 1, 2]
+
+
+def test_ema_averages_weights_and_keeps_integer_buffers():
+    """torch's EMA truncates averaged integer buffers (0.9·i + 0.1·i -> i - 1): the EMA
+    must average the weights only and keep the model's index tables."""
+    from fusionpot.models import FusionMACEConfig, build_model
+    from fusionpot.train.optim import make_ema
+
+    model = build_model(FusionMACEConfig(elements=("H",), channels=4, l_max=1))
+    ema = make_ema(model, 0.9)
+    start = {k: v.clone() for k, v in model.named_parameters()}
+    for _ in range(3):  # θ = θ0 + 1, + 2, + 3; the first update copies
+        with torch.no_grad():
+            for p in model.parameters():
+                p.add_(1.0)
+        ema.update_parameters(model)
+    for name, p in ema.module.named_parameters():  # 0.9 (0.9 (θ0 + 1) + 0.1 (θ0 + 2)) + …
+        torch.testing.assert_close(p, start[name] + 1.29)
+    buffers = dict(ema.module.named_buffers())
+    integer = [n for n, b in model.named_buffers() if not b.is_floating_point() and b.numel()]
+    assert integer  # the fusion block's index tables
+    for name, b in model.named_buffers():
+        assert torch.equal(buffers[name], b), name

@@ -42,6 +42,11 @@ def scheduler_step(scheduler: Scheduler | None, valid_loss: float) -> None:
 
 
 def make_ema(model: torch.nn.Module, decay: float) -> AveragedModel:
-    """An exponential moving average of the weights and buffers, ``θ̄ ← d θ̄ + (1 - d) θ``
-    after each step (``decay = 0``: the average is the model itself)."""
-    return AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(decay), use_buffers=True)
+    """An exponential moving average of the weights, ``θ̄ ← d θ̄ + (1 - d) θ`` after each
+    step (``decay = 0``: the average is the model itself).
+
+    Buffers are copied once, never averaged: ours are constants (E0, scale, shift, index
+    tables), and torch's EMA of an integer buffer truncates ``d·i + (1 - d)·i`` (4.999…
+    -> 4), corrupting index tables. Set the energy normalisation before calling this.
+    """
+    return AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(decay), use_buffers=False)
