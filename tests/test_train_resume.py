@@ -99,6 +99,8 @@ def test_resume_from_an_epoch_checkpoint_gives_the_same_run(uninterrupted, tmp_p
     assert _final_state(tmp_path)["epoch"] == 2
     with pytest.raises(FileExistsError, match="resume"):
         run_training(cfg, tmp_path, progress=False)
+    with pytest.raises(ValueError, match="resume with the run's own config"):
+        run_training({**cfg, "seed": 1}, tmp_path, resume=True, progress=False)
     run_training(cfg, tmp_path, resume=True, progress=False)
     _assert_same_run(reference, tmp_path)
 

@@ -161,11 +161,7 @@ def _label(atoms: ase.Atoms, key: str, per_atom: bool) -> np.ndarray | None:
     if key in results:
         return np.asarray(results[key], dtype=np.float64)
     store = atoms.arrays if per_atom else atoms.info
-    if key in store:
-        return np.asarray(store[key], dtype=np.float64)
-    if per_atom and key in atoms.info:
-        return np.asarray(atoms.info[key], dtype=np.float64)
-    return None
+    return np.asarray(store[key], dtype=np.float64) if key in store else None
 
 
 def read_atoms(path: str | Path) -> list[ase.Atoms]:

@@ -194,6 +194,12 @@ def run_training(
     if state is None:
         trainer.record_untrained(splits.valid)
     else:
+        run_of = {"seed": config.seed, "n_train": len(splits.train)}
+        if state["run"] != run_of:
+            raise ValueError(
+                f"{checkpoint_path} was written for {state['run']}, this config gives "
+                f"{run_of}: resume with the run's own config"
+            )
         trainer.load_state_dict(state["trainer"])
         set_rng_state(state["rng"])
     n_batches = math.ceil(len(splits.train) / opt.batch_size)
@@ -217,6 +223,7 @@ def run_training(
             {
                 "arch": model_config.arch,
                 "model_config": model_config.to_dict(),
+                "run": {"seed": config.seed, "n_train": len(splits.train)},
                 "trainer": trainer.state_dict(),
                 "rng": get_rng_state(),
             },
