@@ -25,7 +25,7 @@ from fusionpot.export import (
     export_model,
     load_exported,
 )
-from fusionpot.models import ForceOutput, save_model
+from fusionpot.models import ForceOutput, MACEConfig, build_model, save_model
 
 sys.path.insert(0, str(Path(__file__).parent / "data"))
 from make_tiny_model import ELEMENTS, PATH, tiny_model
@@ -303,5 +303,22 @@ def test_committed_tiny_model_is_what_the_script_makes(eager):
     graph = graph_of([ethanol(), crystal()])
     actual = detached(module(graph, -1, True, True))
     expected = detached(ForceOutput(eager)(graph))
+    for key in (keys.ENERGY, keys.FORCES, keys.STRESS):
+        torch.testing.assert_close(actual[key], expected[key], rtol=0, atol=ATOL)
+
+
+def test_stock_mace_exports_through_the_same_interface(tmp_path):
+    """Any model with the calling convention and a .config exports (here MACEBaseline)."""
+    config = MACEConfig(
+        elements=ELEMENTS, r_max=3.0, channels=4, l_max=1, n_states=2, radial_mlp=(8,)
+    )
+    torch.manual_seed(3)
+    model = build_model(config).eval()
+    metadata = export_model(model, tmp_path / "mace.pt")
+    assert metadata["arch"] == "mace" and metadata["n_states"] == 2
+    module, _ = load_exported(tmp_path / "mace.pt")
+    graph = graph_of([ethanol(), crystal()])
+    actual = detached(module(graph, -1, True, True))
+    expected = detached(ForceOutput(model)(graph))
     for key in (keys.ENERGY, keys.FORCES, keys.STRESS):
         torch.testing.assert_close(actual[key], expected[key], rtol=0, atol=ATOL)
