@@ -152,6 +152,9 @@ def test_bad_shapes_and_elements_name_the_frame(tmp_path):
     cfg["data"].update(valid=str(tmp_path / "valid.extxyz"), test_fraction=0.0)
     with pytest.raises(ValueError, match=r"valid\.extxyz: frame 3: element Au is not among"):
         run_training(cfg, tmp_path / "run", progress=False)
+    typo = config(tmp_path / "train.extxyz", epochs=1, chanels=8)
+    with pytest.raises(ValueError, match=r"unknown FusionMACEConfig fields \['chanels'\]"):
+        run_training(typo, tmp_path / "typo", progress=False)
     with pytest.raises(FileNotFoundError, match=r"missing\.extxyz"):
         read_frames(tmp_path / "missing.extxyz")
     with pytest.raises(ValueError, match=r"unknown keys \['epoch'\] in training"):
@@ -192,7 +195,7 @@ def test_energy_statistics_recover_reference_energies():
 
 def test_stock_mace_trains_through_the_same_pipeline(data_dir, tmp_path, capsys):
     """``fusionpot train --arch mace`` on a Fusion-MACE YAML, then ``fusionpot eval``."""
-    cfg = config(data_dir / "two_state.extxyz", epochs=1, correlation=2)
+    cfg = config(data_dir / "two_state.extxyz", epochs=1, correlation=2, diagram="((A, A), h)")
     (tmp_path / "train.yaml").write_text(yaml.safe_dump(cfg))
     argv = ["train", str(tmp_path / "train.yaml"), "--arch", "mace", "--epochs", "8"]
     assert main([*argv, "--run-dir", str(tmp_path / "run"), "--no-progress"]) == 0

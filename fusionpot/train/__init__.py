@@ -10,6 +10,7 @@ from fusionpot.train.dataset import LabelledFrames, detect_keys, read_files, rea
 from fusionpot.train.evaluate import Predictions, evaluate
 from fusionpot.train.loop import Splits, TrainResult, load_splits, resolve_device, run_training
 from fusionpot.train.report import metrics_table, read_metrics_csv
+from fusionpot.train.trainer import Trainer
 
 __all__ = [
     "DataConfig",
@@ -19,6 +20,7 @@ __all__ = [
     "Splits",
     "TrainConfig",
     "TrainResult",
+    "Trainer",
     "detect_keys",
     "evaluate",
     "load_config",

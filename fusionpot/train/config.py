@@ -12,6 +12,7 @@ Example, with every key and its default (only ``data.train`` is required)::
       avg_num_neighbors: null  # null: mean neighbours per atom within r_max, training set
       dtype: float64         # float64 | float32
       # ... any other field of the arch's config: r_max, channels, l_max, n_layers, ...
+      # (fields of the other arch only, e.g. diagram or correlation, are ignored)
     data:                    # paths are relative to this YAML file
       train: train.extxyz    # a file or a list of files (anything ase.io.read reads)
       valid: null            # null: valid_fraction of the training files, seeded

@@ -104,11 +104,20 @@ def load_splits(config: TrainConfig) -> Splits:
 
 def _model_config(config: TrainConfig, train: LabelledFrames) -> Any:
     """The architecture's config: elements, states and neighbours from the training set
-    unless the YAML gives them."""
+    unless the YAML gives them. Fields only another architecture has (``diagram`` for a
+    ``mace`` run, ``correlation`` for ``fusion-mace``) are left out, so one YAML serves
+    both sides of a comparison."""
     fields = dict(config.model)
     arch = fields.pop("arch", "fusion-mace")
     if arch not in ARCHITECTURES:
         raise ValueError(f"unknown model arch {arch!r}; known: {sorted(ARCHITECTURES)}")
+    own = {f.name for f in dataclasses.fields(ARCHITECTURES[arch][0])}  # type: ignore[arg-type]
+    other = {
+        f.name
+        for config_class, _ in ARCHITECTURES.values()
+        for f in dataclasses.fields(config_class)  # type: ignore[arg-type]
+    }
+    fields = {k: v for k, v in fields.items() if k in own or k not in other}
     if fields.get("elements") is None:
         fields["elements"] = train.elements()
     if fields.get("n_states") is None:
