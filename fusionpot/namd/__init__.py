@@ -10,7 +10,13 @@ from fusionpot.namd.driver import run_ensemble
 from fusionpot.namd.initial import InitialConditions
 from fusionpot.namd.integrator import DynamicsOptions, init, step
 from fusionpot.namd.io import merge
-from fusionpot.namd.providers import AutogradProvider, ModuleProvider, Provider, ProviderResult
+from fusionpot.namd.providers import (
+    AutogradProvider,
+    ExportedModelProvider,
+    ModuleProvider,
+    Provider,
+    ProviderResult,
+)
 from fusionpot.namd.sampling import excite, normal_modes, read_initial_conditions, wigner_sample
 from fusionpot.namd.state import SurfaceHoppingState
 from fusionpot.namd.stopping import StopCriteria
@@ -18,6 +24,7 @@ from fusionpot.namd.stopping import StopCriteria
 __all__ = [
     "AutogradProvider",
     "DynamicsOptions",
+    "ExportedModelProvider",
     "InitialConditions",
     "ModuleProvider",
     "Provider",

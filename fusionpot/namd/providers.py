@@ -9,13 +9,25 @@ from autograd.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
+import ase
 import torch
 
-__all__ = ["AutogradProvider", "ModuleProvider", "Provider", "ProviderResult"]
+from fusionpot.data import atoms_to_graph, keys
+from fusionpot.export import load_potential
+from fusionpot.models.config import DTYPES
+
+__all__ = [
+    "AutogradProvider",
+    "ExportedModelProvider",
+    "ModuleProvider",
+    "Provider",
+    "ProviderResult",
+]
 
 
 @dataclass(frozen=True)
@@ -120,3 +132,55 @@ class ModuleProvider(AutogradProvider):
                 f"[n_traj, n_states] = [{positions.shape[0]}, {self.n_states}]"
             )
         return energies
+
+
+class ExportedModelProvider(AutogradProvider):
+    """A fusionpot potential (exported file, checkpoint or module) as a provider.
+
+    ``model``: anything :func:`fusionpot.export.load_potential` loads (an exported
+    ``.pt``, a checkpoint, a module); ``device``: where the model runs. Each
+    :meth:`compute` is one model call for all ``n_traj`` geometries (one graph of
+    ``n_traj`` molecules, neighbour lists from :func:`fusionpot.data.atoms_to_graph`)
+    giving the energies and the forces of every state. Inputs and outputs keep the
+    caller's dtype and device; the model runs in its own dtype. Isolated molecules only.
+    """
+
+    def __init__(
+        self, model: str | os.PathLike[str] | torch.nn.Module, device: torch.device | str = "cpu"
+    ) -> None:
+        self.device = torch.device(device)
+        self.model, self.metadata = load_potential(model, self.device)
+        self.n_states = int(self.metadata["n_states"])
+        self.elements: list[str] = list(self.metadata["elements"])
+        self.r_max = float(self.metadata["r_max"])
+        self.dtype = DTYPES[self.metadata["dtype"]]
+
+    def _graph(self, positions: torch.Tensor, numbers: torch.Tensor) -> dict[str, torch.Tensor]:
+        """The batched graph of [n_traj, n_atoms, 3] Å; its positions are ``positions``
+        (in the model's dtype), so gradients flow back to them."""
+        if positions.dim() != 3 or positions.shape[-1] != 3:
+            raise ValueError(
+                f"positions must be [n_traj, n_atoms, 3], got {tuple(positions.shape)}"
+            )
+        z = numbers.detach().cpu().numpy()
+        structures = [ase.Atoms(numbers=z, positions=p) for p in positions.detach().cpu().numpy()]
+        graph = atoms_to_graph(structures, self.elements, self.r_max, self.dtype, self.device)
+        graph[keys.POSITIONS] = positions.reshape(-1, 3).to(self.device, self.dtype)
+        return graph
+
+    def energies(self, positions: torch.Tensor, numbers: torch.Tensor) -> torch.Tensor:
+        out = self.model(self._graph(positions, numbers), -1, False, False)
+        return out[keys.ENERGY].to(positions.device, positions.dtype)
+
+    def compute(
+        self, positions: torch.Tensor, numbers: torch.Tensor, *, nac: bool = False
+    ) -> ProviderResult:
+        if nac:
+            raise ValueError("nac=True but an exported model has no coupling vectors")
+        n_traj, n_atoms = positions.shape[:2]
+        out = self.model(self._graph(positions.detach(), numbers), -1, True, False)
+        forces = out[keys.FORCES].detach().reshape(n_traj, n_atoms, self.n_states, 3)
+        like = {"device": positions.device, "dtype": positions.dtype}
+        return ProviderResult(
+            out[keys.ENERGY].detach().to(**like), forces.transpose(1, 2).to(**like)
+        )

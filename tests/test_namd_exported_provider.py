@@ -1,0 +1,86 @@
+"""ExportedModelProvider: an exported fusionpot model as a surface-hopping provider."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+from ase.build import molecule
+
+from fusionpot.calculators import FusionCalculator
+from fusionpot.namd import ExportedModelProvider, Provider, normal_modes
+from fusionpot.namd.providers import ModuleProvider
+
+TINY = Path(__file__).parent / "data" / "tiny_model.pt"  # H/C/O, 2 states, float64
+ETHANOL = molecule("CH3CH2OH")
+NUMBERS = torch.tensor(ETHANOL.numbers)
+
+
+@pytest.fixture(scope="module")
+def provider() -> ExportedModelProvider:
+    torch.set_num_threads(1)
+    return ExportedModelProvider(TINY, device="cpu")
+
+
+def geometries(n: int, seed: int = 0) -> torch.Tensor:
+    """n distorted ethanols [n, 9, 3] Å."""
+    generator = torch.Generator().manual_seed(seed)
+    base = torch.tensor(ETHANOL.positions, dtype=torch.float64)
+    return base + 0.08 * torch.randn(n, *base.shape, generator=generator, dtype=torch.float64)
+
+
+def test_is_a_provider_with_the_models_states(provider: ExportedModelProvider) -> None:
+    assert isinstance(provider, Provider)
+    assert provider.n_states == 2 and not provider.has_nac
+
+
+def test_forces_are_minus_the_gradient_by_finite_differences(
+    provider: ExportedModelProvider,
+) -> None:
+    positions = geometries(1)
+    forces = provider.compute(positions, NUMBERS).forces[0]  # [S, n_atoms, 3]
+    h = 1e-4
+    for atom, axis in [(0, 0), (2, 1), (8, 2)]:
+        shift = torch.zeros_like(positions)
+        shift[0, atom, axis] = h
+        plus = provider.energies(positions + shift, NUMBERS)[0]
+        minus = provider.energies(positions - shift, NUMBERS)[0]
+        fd = -(plus - minus) / (2 * h)
+        torch.testing.assert_close(forces[:, atom, axis], fd, atol=1e-6, rtol=1e-5)
+
+
+def test_batch_equals_one_by_one_and_the_ase_calculator(provider: ExportedModelProvider) -> None:
+    positions = geometries(4, seed=1)
+    batch = provider.compute(positions, NUMBERS)
+    assert batch.energies.shape == (4, 2) and batch.forces.shape == (4, 2, 9, 3)
+    calc = FusionCalculator(TINY, device="cpu")
+    for i in range(4):
+        single = provider.compute(positions[i : i + 1], NUMBERS)
+        torch.testing.assert_close(single.energies[0], batch.energies[i], atol=1e-10, rtol=0)
+        torch.testing.assert_close(single.forces[0], batch.forces[i], atol=1e-10, rtol=0)
+        atoms = ETHANOL.copy()
+        atoms.positions = positions[i].numpy()
+        result = calc.calculate_batch([atoms], ["energies", "forces_all"])[0]
+        torch.testing.assert_close(batch.energies[i], torch.tensor(result["energies"]))
+        torch.testing.assert_close(batch.forces[i], torch.tensor(result["forces_all"]))
+
+
+def test_autograd_path_and_hessian_agree(provider: ExportedModelProvider) -> None:
+    """The model's own forces equal the generic autograd forces of ``energies``, and the
+    energies are twice differentiable (Wigner sampling needs the Hessian)."""
+    positions = geometries(2, seed=2)
+    generic = ModuleProvider(provider.energies, provider.n_states).compute(positions, NUMBERS)
+    torch.testing.assert_close(provider.compute(positions, NUMBERS).forces, generic.forces)
+    masses = torch.tensor(ETHANOL.get_masses(), dtype=torch.float64)
+    with pytest.raises(ValueError, match="not a minimum"):  # a distorted geometry
+        normal_modes(provider, positions[0], NUMBERS, masses)
+
+
+def test_bad_input_is_named(provider: ExportedModelProvider) -> None:
+    with pytest.raises(ValueError, match=r"\[n_traj, n_atoms, 3\]"):
+        provider.compute(geometries(1)[0], NUMBERS)
+    with pytest.raises(ValueError, match="element N"):
+        provider.compute(geometries(1), torch.tensor([7] * 9))
+    with pytest.raises(ValueError, match="coupling"):
+        provider.compute(geometries(1), NUMBERS, nac=True)
