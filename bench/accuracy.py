@@ -456,6 +456,15 @@ def render(records: Iterable[dict[str, Any]]) -> str:
                 f"{energy} | {energy / first['n_atoms']:.2f} | {forces} | | | | |"
             )
         lines += ["", *_verdicts(rows), ""]
+        if int(epochs) < 10:
+            lines += [
+                f"Tiny budget ({epochs} epochs): every model is far from converged, so this "
+                "table checks the pipeline end to end and shows the seed spread; it says "
+                "nothing yet about which architecture is more accurate at convergence. Call "
+                "times were taken on a shared, heavily loaded 2-core machine (other jobs "
+                "running), so ratios of them are rough.",
+                "",
+            ]
     return "\n".join(lines)
 
 
