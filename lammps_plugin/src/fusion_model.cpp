@@ -6,9 +6,14 @@
 #include <torch/script.h>
 #include <torch/cuda.h>
 
+#include <cstdlib>
 #include <cstring>
 #include <stdexcept>
 #include <unordered_map>
+
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 
 namespace fusionpot {
 
@@ -30,6 +35,24 @@ torch::Device choose_device(const std::string &device, int local_rank)
   throw std::runtime_error("unknown device '" + device + "': use cpu or cuda");
 }
 
+// glibc returns the large tensors of every step to the kernel and page-faults them back;
+// higher mmap/trim thresholds keep them in the heap (2-2.6x faster on CPU, DESIGN.md
+// section 5; the same values as fusionpot.calculators._malloc). Off with
+// FUSIONPOT_MALLOC_TUNING=0, and left alone when the user set any MALLOC_*_ variable.
+bool tune_malloc()
+{
+#if defined(__GLIBC__)
+  const char *opt_out = std::getenv("FUSIONPOT_MALLOC_TUNING");
+  if (opt_out != nullptr && std::string(opt_out) == "0") return false;
+  for (const char *name : {"MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_", "MALLOC_TOP_PAD_"})
+    if (std::getenv(name) != nullptr) return false;
+  return mallopt(M_MMAP_THRESHOLD, 1 << 30) == 1 && mallopt(M_TRIM_THRESHOLD, 0x7fffffff) == 1 &&
+      mallopt(M_TOP_PAD, 1 << 30) == 1;
+#else
+  return false;
+#endif
+}
+
 template <typename T> T attribute(const torch::jit::Module &module, const char *name)
 {
   if (!module.hasattr(name))
@@ -47,6 +70,7 @@ void Graph::clear()
   species.clear();
   senders.clear();
   receivers.clear();
+  shifts.clear();
 }
 
 struct FusionModel::Impl {
@@ -80,6 +104,7 @@ FusionModel::FusionModel(const std::string &path, const std::string &device, int
   info.n_states = static_cast<int>(attribute<int64_t>(impl_->module, "n_states"));
   info.dtype = attribute<std::string>(impl_->module, "dtype_name");
   info.device = impl_->device.str();
+  if (impl_->device.is_cpu()) info.malloc_tuned = tune_malloc();
   if (info.dtype == "float64")
     impl_->dtype = torch::kFloat64;
   else if (info.dtype == "float32")
@@ -94,7 +119,8 @@ FusionModel::~FusionModel() = default;
 
 const ModelInfo &FusionModel::info() const { return impl_->info; }
 
-void FusionModel::compute(const Graph &graph, int state, bool atomic_energy, Result &result)
+void FusionModel::compute(const Graph &graph, int state, bool atomic_energy, bool virial,
+                          Result &result)
 {
   const int64_t n = graph.n_nodes;
   const int64_t n_edges = static_cast<int64_t>(graph.senders.size());
@@ -117,8 +143,11 @@ void FusionModel::compute(const Graph &graph, int state, bool atomic_energy, Res
   data.insert("positions", positions);
   data.insert("species", species);
   data.insert("edge_index", edge_index.to(device));
-  data.insert("edge_cell_shift", torch::zeros({n_edges, 3}, on_device.dtype(torch::kInt64)));
-  data.insert("cell", torch::zeros({1, 3, 3}, on_device.dtype(impl_->dtype)));
+  auto shifts = torch::from_blob(const_cast<int64_t *>(graph.shifts.data()), {n_edges, 3}, i64);
+  data.insert("edge_cell_shift", shifts.to(device, torch::kInt64, false, true));
+  auto cell = torch::from_blob(const_cast<double *>(graph.cell), {1, 3, 3},
+                               torch::TensorOptions().dtype(torch::kFloat64));
+  data.insert("cell", cell.to(device, impl_->dtype, false, true));
   data.insert("batch", torch::zeros({n}, on_device.dtype(torch::kInt64)));
   data.insert("ptr", torch::tensor({int64_t{0}, n}, i64).to(device));
   data.insert("local_mask", torch::arange(n, on_device.dtype(torch::kInt64)) < graph.n_local);
@@ -126,7 +155,7 @@ void FusionModel::compute(const Graph &graph, int state, bool atomic_energy, Res
   c10::IValue output;
   try {
     output = impl_->module.forward({data, static_cast<int64_t>(state), /*compute_forces=*/true,
-                                    /*compute_virial=*/false});
+                                    /*compute_virial=*/virial});
   } catch (const c10::Error &e) {
     throw std::runtime_error("the model call failed: " + e.msg());
   }
@@ -139,6 +168,11 @@ void FusionModel::compute(const Graph &graph, int state, bool atomic_energy, Res
   const auto forces = out.at("forces").toTensor().to(torch::kCPU, torch::kFloat64).contiguous();
   result.forces.resize(static_cast<size_t>(n) * 3);
   std::memcpy(result.forces.data(), forces.data_ptr<double>(), n * 3 * sizeof(double));
+
+  if (virial) {    // [1, 1, 3, 3]
+    const auto w = out.at("virial").toTensor().to(torch::kCPU, torch::kFloat64).contiguous();
+    std::memcpy(result.virial, w.data_ptr<double>(), 9 * sizeof(double));
+  }
 
   if (atomic_energy) {
     const auto local = out.at("atomic_energy")

@@ -22,9 +22,11 @@ struct ModelInfo {
   int n_states = 0;                     // electronic states the model predicts
   std::string dtype;                    // "float32" or "float64"
   std::string device;                   // device the model runs on, e.g. "cpu", "cuda:1"
+  bool malloc_tuned = false;            // glibc malloc thresholds raised for CPU inference
 };
 
-// One graph, every atom a node (LAMMPS local atoms first, then ghosts).
+// One graph (LAMMPS local atoms first, then the ghosts that are nodes). The edge
+// vector is positions[j] + shifts[e] @ cell - positions[i] (fusionpot/data/keys.py).
 struct Graph {
   int64_t n_nodes = 0;
   int64_t n_local = 0;                  // nodes [0, n_local) count towards the energy
@@ -32,6 +34,8 @@ struct Graph {
   std::vector<int64_t> species;         // [n_nodes] index into ModelInfo::elements
   std::vector<int64_t> senders;         // [n_edges] j, the neighbour
   std::vector<int64_t> receivers;       // [n_edges] i, the centre
+  std::vector<int64_t> shifts;          // [n_edges * 3] lattice offsets of the senders
+  double cell[9] = {0.0};               // lattice vectors as rows, Å
 
   void clear();
 };
@@ -40,6 +44,7 @@ struct Result {
   double energy = 0.0;                  // eV, sum over the local nodes
   std::vector<double> atomic_energy;    // [n_local] eV (filled only when asked for)
   std::vector<double> forces;           // [n_nodes * 3] eV/Å, ghosts included
+  double virial[9] = {0.0};             // W = -dE/d(strain), eV (filled only when asked for)
 };
 
 // An exported fusionpot TorchScript model. Every method throws std::runtime_error
@@ -54,8 +59,8 @@ class FusionModel {
 
   const ModelInfo &info() const;
 
-  // Energy of `state`, forces on every node, per-atom energies if atomic_energy.
-  void compute(const Graph &graph, int state, bool atomic_energy, Result &result);
+  // Energy of `state`, forces on every node, per-atom energies and virial if asked.
+  void compute(const Graph &graph, int state, bool atomic_energy, bool virial, Result &result);
 
  private:
   struct Impl;

@@ -1,16 +1,18 @@
 // fusionpot LAMMPS plugin: pair_style fusion (LAMMPS side; no torch header here).
 //
-// Local and ghost atoms are nodes; edges come from a full neighbour list that includes
-// the ghosts' neighbours (REQ_GHOST), so n_layers of message passing see exactly the
-// atoms they would in one periodic graph, provided the ghost shell is
+// Local atoms and ghosts of other ranks' atoms are nodes, ghost images of local atoms
+// are folded onto them with a lattice offset; edges come from a full neighbour list
+// that includes the ghosts' neighbours (REQ_GHOST), so n_layers of message passing see
+// exactly the atoms they would in one periodic graph, provided the ghost shell is
 // n_layers * r_max + skin deep (set below). Only local atoms' energies count; the
-// forces on ghosts are sent back to their owners by LAMMPS (newton pair on), and the
-// virial is sum_i x_i f_i over local and ghost atoms (virial_fdotr_compute).
+// forces on ghost nodes are sent back to their owners by LAMMPS (newton pair on), and
+// the virial is the model's -dE/d(strain) of this rank's energy (summed over ranks).
 
 #include "pair_fusion.h"
 
 #include "atom.h"
 #include "comm.h"
+#include "domain.h"
 #include "error.h"
 #include "force.h"
 #include "memory.h"
@@ -20,6 +22,8 @@
 #include "update.h"
 #include "utils.h"
 
+#include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <exception>
 
@@ -32,6 +36,9 @@ PairFusion::PairFusion(LAMMPS *lmp) : Pair(lmp)
   one_coeff = 1;
   manybody_flag = 1;
   centroidstressflag = CENTROID_NOTAVAIL;
+  // forces on folded ghost images land on their owners, so sum_i x_i f_i over local and
+  // ghost atoms is not the virial: the model's strain derivative is used instead
+  no_virial_fdotr_compute = 1;
 }
 
 PairFusion::~PairFusion()
@@ -123,9 +130,10 @@ void PairFusion::coeff(int narg, char **arg)
   if (comm->me == 0)
     utils::logmesg(lmp,
                    "pair_style fusion: {} ({} states, elements {}, r_max {} A, {} layers, {} on "
-                   "{}), state {}\n",
+                   "{}), state {}{}\n",
                    path, info.n_states, utils::join_words(info.elements, " "), info.r_max,
-                   info.n_layers, info.dtype, info.device, state);
+                   info.n_layers, info.dtype, info.device, state,
+                   info.malloc_tuned ? "; glibc malloc tuned (FUSIONPOT_MALLOC_TUNING=0: off)" : "");
 }
 
 void PairFusion::init_style()
@@ -156,12 +164,53 @@ double PairFusion::init_one(int /*i*/, int /*j*/)
   return model->info().r_max;
 }
 
+void PairFusion::fold_ghosts()
+{
+  // A ghost that is a periodic image of one of this rank's own atoms is not a node of
+  // its own: edges to it go to its owner with the lattice offset between the two, as
+  // in a periodic graph. Ghosts of other ranks' atoms stay explicit nodes.
+  const int nlocal = atom->nlocal;
+  const int nall = nlocal + atom->nghost;
+  const tagint *tag = atom->tag;
+  double **x = atom->x;
+  const double *h = domain->h;    // xprd, yprd, zprd, yz, xz, xy
+
+  local_of_tag.clear();
+  for (int i = 0; i < nlocal; i++) local_of_tag[tag[i]] = i;
+  owner.resize(nall);
+  offset.resize(3 * static_cast<size_t>(nall));
+  for (int i = 0; i < nlocal; i++) {
+    owner[i] = i;
+    offset[3 * i] = offset[3 * i + 1] = offset[3 * i + 2] = 0;
+  }
+  for (int j = nlocal; j < nall; j++) {
+    const auto found = local_of_tag.find(tag[j]);
+    owner[j] = found == local_of_tag.end() ? j : found->second;
+    int64_t *n = &offset[3 * static_cast<size_t>(j)];
+    if (owner[j] == j) {
+      n[0] = n[1] = n[2] = 0;
+      continue;
+    }
+    // x_j - x_owner = n_a a + n_b b + n_c c, a = (xprd,0,0), b = (xy,yprd,0), c = (xz,yz,zprd)
+    const int o = owner[j];
+    const double dz = x[j][2] - x[o][2];
+    n[2] = std::llround(dz / h[2]);
+    const double dy = x[j][1] - x[o][1] - n[2] * h[3];
+    n[1] = std::llround(dy / h[1]);
+    const double dx = x[j][0] - x[o][0] - n[1] * h[5] - n[2] * h[4];
+    n[0] = std::llround(dx / h[0]);
+  }
+}
+
 void PairFusion::build_graph()
 {
   // Breadth-first from the local atoms over edges shorter than r_max: with T layers,
   // a local energy depends on nodes up to T hops away, through messages received by
   // nodes up to T - 1 hops away. Only those nodes and edges go to the model; the rest
-  // of the ghost shell (its outer part, and the skin) is left out.
+  // of the ghost shell (its outer part, and the skin) is left out. Images of local
+  // atoms are folded onto them (fold_ghosts), so on one rank the graph is the
+  // periodic graph itself.
+  fold_ghosts();
   const int nlocal = atom->nlocal;
   const int nall = nlocal + atom->nghost;
   const int n_layers = model->info().n_layers;
@@ -187,17 +236,23 @@ void PairFusion::build_graph()
         const double dy = x[j][1] - x[i][1];
         const double dz = x[j][2] - x[i][2];
         if (dx * dx + dy * dy + dz * dz >= cutoff_sq) continue;
-        if (node_of_atom[j] < 0) {
-          node_of_atom[j] = static_cast<int>(nodes.size());
-          nodes.push_back(j);
+        const int o = owner[j];
+        if (node_of_atom[o] < 0) {
+          node_of_atom[o] = static_cast<int>(nodes.size());
+          nodes.push_back(o);
         }
-        graph.senders.push_back(node_of_atom[j]);
+        graph.senders.push_back(node_of_atom[o]);
         graph.receivers.push_back(static_cast<int64_t>(k));
+        graph.shifts.insert(graph.shifts.end(), &offset[3 * static_cast<size_t>(j)],
+                            &offset[3 * static_cast<size_t>(j)] + 3);
       }
     }
     frontier_begin = frontier_end;
   }
 
+  const double *h = domain->h;
+  const double cell[9] = {h[0], 0.0, 0.0, h[5], h[1], 0.0, h[4], h[3], h[2]};
+  std::copy(cell, cell + 9, graph.cell);
   const int *type = atom->type;
   graph.n_nodes = static_cast<int64_t>(nodes.size());
   graph.n_local = nlocal;
@@ -225,15 +280,17 @@ void PairFusion::compute(int eflag, int vflag)
     build_graph();
     const double built = platform::walltime();
     try {
-      model->compute(graph, state, eflag_atom != 0, result);
+      model->compute(graph, state, eflag_atom != 0, vflag_global != 0, result);
     } catch (const std::exception &e) {
       error->one(FLERR, "pair_style fusion: {}", e.what());
     }
-    stats.calls++;
-    stats.graph_s += built - start;
-    stats.model_s += platform::walltime() - built;
-    stats.nodes += static_cast<double>(graph.n_nodes);
-    stats.edges += static_cast<double>(graph.senders.size());
+    if (!update->setupflag) {    // time the steps only, not the set-up call of a run
+      stats.calls++;
+      stats.graph_s += built - start;
+      stats.model_s += platform::walltime() - built;
+      stats.nodes += static_cast<double>(graph.n_nodes);
+      stats.edges += static_cast<double>(graph.senders.size());
+    }
     double **f = atom->f;
     for (size_t k = 0; k < nodes.size(); k++) {
       const int i = nodes[k];
@@ -244,8 +301,16 @@ void PairFusion::compute(int eflag, int vflag)
     if (eflag_global) eng_vdwl += result.energy;
     if (eflag_atom)
       for (int i = 0; i < nlocal; i++) eatom[i] += result.atomic_energy[i];
+    if (vflag_global) {    // this rank's share; LAMMPS sums the ranks
+      const double *w = result.virial;
+      virial[0] += w[0];
+      virial[1] += w[4];
+      virial[2] += w[8];
+      virial[3] += w[1];
+      virial[4] += w[2];
+      virial[5] += w[5];
+    }
   }
-  if (vflag_fdotr) virial_fdotr_compute();
 }
 
 void PairFusion::finish()

@@ -11,6 +11,7 @@
 
 #include <memory>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 namespace LAMMPS_NS {
@@ -29,6 +30,7 @@ class PairFusion : public Pair {
 
  private:
   void allocate();
+  void fold_ghosts();
   void build_graph();
   int local_rank();
 
@@ -36,6 +38,9 @@ class PairFusion : public Pair {
   std::vector<int64_t> species_of_type;    // [ntypes + 1], index 0 unused
   int state = 0;
   std::string device = "cpu";
+  std::unordered_map<tagint, int> local_of_tag;    // atom ID -> local index
+  std::vector<int> owner;                          // local atom a ghost images, else itself
+  std::vector<int64_t> offset;                     // [3 * nall] lattice offset from owner
   std::vector<int> nodes;          // LAMMPS atom index of each graph node
   std::vector<int> node_of_atom;   // graph node of each local/ghost atom, -1 if none
   fusionpot::Graph graph;
