@@ -9,11 +9,12 @@ r_max 5 Å), exported and loaded from the file; stock mace-torch MACE (32x0e+32x
 max_ell 2, correlation 3, 2 interactions, r_max 5 Å) saved with ``torch.save`` and
 loaded by ``MACECalculator``. Parameter counts are printed.
 
-Velocity Verlet (0.5 fs, 300 K start). Each malloc setting runs in its own process
+Velocity Verlet (0.5 fs, 300 K start). Each malloc setting runs in its own processes
 (the tuning is process-wide): ``FUSIONPOT_MALLOC_TUNING=0`` (glibc defaults) and the
 default (tuned when FusionCalculator is created; it then applies to MACE in that process
-as well). Within a process the two calculators alternate, ``--rounds`` times, and the
-table gives the median time per step. MACECalculator always computes the stress too
+as well), alternating, ``--passes`` processes each. Within a process the two
+calculators alternate, ``--rounds`` times, and the table gives the median time per step
+over all of a setting's steps. MACECalculator always computes the stress too
 (its behaviour); FusionCalculator computes only energy and forces for MD.
 
     python bench/ase_md.py                       # float32, 1 thread
@@ -158,6 +159,9 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="alternations per process")
     parser.add_argument("--steps-small", type=int, default=40, help="steps per round, molecule")
     parser.add_argument("--steps-large", type=int, default=5, help="steps per round, box")
+    parser.add_argument(
+        "--passes", type=int, default=2, help="processes per malloc setting, alternating"
+    )
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
@@ -167,8 +171,8 @@ def main() -> None:
         parameters = build_models(Path(directory), args.dtype)
         spec = {**vars(args), "directory": directory}
         del spec["worker"]
-        results = {}
-        for tuned in (False, True):
+        results: dict[bool, dict[str, dict[str, list[float]]]] = {False: {}, True: {}}
+        for tuned in [False, True] * args.passes:
             environment = {**os.environ, "OMP_NUM_THREADS": str(args.threads)}
             environment["FUSIONPOT_MALLOC_TUNING"] = "1" if tuned else "0"
             for variable in ("MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_", "MALLOC_TOP_PAD_"):
@@ -182,10 +186,13 @@ def main() -> None:
             )
             if run.returncode != 0:
                 sys.exit(f"worker failed:\n{run.stderr[-4000:]}")
-            results[tuned] = json.loads(run.stdout.strip().splitlines()[-1])
+            for name, times in json.loads(run.stdout.strip().splitlines()[-1]).items():
+                for label, steps in times.items():
+                    results[tuned].setdefault(name, {}).setdefault(label, []).extend(steps)
     print(
         f"ASE MD steps/s (median over steps), {args.dtype}, {args.threads} threads, "
-        f"{args.rounds} alternating rounds; parameters: Fusion-MACE {parameters['fusion']}, "
+        f"{args.passes} processes x {args.rounds} alternating rounds per malloc setting; "
+        f"parameters: Fusion-MACE {parameters['fusion']}, "
         f"MACE {parameters['mace']}"
     )
     header = f"{'system':32s} {'malloc':8s} {'fusion':>9s} {'mace':>9s} {'fusion/mace':>12s}"
