@@ -72,9 +72,9 @@ import torch
 from ase import Atoms
 from ase.io import read
 
+from fusionpot._io import atomic_write_text
 from fusionpot.data import atoms_to_graph, read_pyrai2md, read_rmd17, read_spainn
 from fusionpot.data.formats import write_extxyz
-from fusionpot.labels.store import atomic_write_text
 from fusionpot.models import ForceOutput, load_model
 from fusionpot.train import evaluate as predict
 from fusionpot.train import read_frames, read_metrics_csv, run_training
@@ -507,7 +507,8 @@ def _compare(kind: str, ours: list[float], ref: list[float]) -> str:
     spread = max(statistics.stdev(ours), statistics.stdev(ref)) if len(ours) > 1 else 0.0
     if abs(statistics.mean(ours) - statistics.mean(ref)) < spread:
         return f"{kind} tie within the seed spread (×{ratio:.2f})"
-    return f"{kind} {'better' if ratio < 1 else 'worse'} (×{ratio:.2f})"
+    caveat = ", one seed: spread unknown" if len(ours) == 1 else ""
+    return f"{kind} {'better' if ratio < 1 else 'worse'} (×{ratio:.2f}{caveat})"
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -32,7 +32,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     # e3nn 0.4.4's o3.Linear annotates instance attributes; TorchScript warns while building
     warnings.filterwarnings("ignore", message="The TorchScript type system")
-    from fusionpot.labels.store import atomic_write_text
+    from fusionpot._io import atomic_write_text
     from fusionpot.models import load_model
     from fusionpot.train import evaluate, metrics_table, read_files, resolve_device
     from fusionpot.train.report import plot_parity

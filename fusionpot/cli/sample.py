@@ -17,7 +17,8 @@ import numpy as np
 from ase import Atoms
 from ase.io import read, write
 
-from fusionpot.labels.store import atomic_write_text, read_frames
+from fusionpot._io import atomic_write_text
+from fusionpot.labels.store import read_frames
 from fusionpot.sampling.photoisomer import PhotoisomerPlan, photoisomer_subsets
 from fusionpot.sampling.pool import interleave
 from fusionpot.sampling.seam import seam_steps

@@ -26,6 +26,7 @@ from typing import Any
 
 import torch
 
+from fusionpot._io import atomic_write
 from fusionpot.data import keys
 from fusionpot.export.metadata import FORMAT_VERSION, METADATA_FILE, make_metadata, read_metadata
 from fusionpot.models import ForceOutput, load_model
@@ -167,11 +168,8 @@ def export_model(
 
     scripted = jit_compile(module)
     metadata = metadata_of(module)
-    path = Path(path)
-    temporary = path.with_name(f".{path.name}.tmp")
     extra = {METADATA_FILE: json.dumps(metadata, ensure_ascii=False, indent=1)}
-    torch.jit.save(scripted, str(temporary), _extra_files=extra)
-    os.replace(temporary, path)
+    atomic_write(path, lambda tmp: torch.jit.save(scripted, str(tmp), _extra_files=extra))
     return metadata
 
 

@@ -18,10 +18,11 @@ from typing import Any
 from ase import Atoms
 from ase.io import read, write
 
+from fusionpot._io import atomic_write_text
+
 __all__ = [
     "append_frame",
     "append_jsonl",
-    "atomic_write_text",
     "read_frames",
     "read_jsonl",
     "repair_tail",
@@ -42,16 +43,6 @@ def _complete_length(text: str) -> int:
         i += 2 + n
         end = sum(len(line) for line in lines[:i])
     return end
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    """Replace ``path`` by ``text`` atomically (temp file in the same folder + os.replace)."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "w") as fh:
-        fh.write(text)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
 
 
 def repair_tail(path: Path) -> bool:

@@ -9,9 +9,10 @@ from typing import Any
 import torch
 from tqdm import tqdm
 
+from fusionpot._io import atomic_torch_save
 from fusionpot.namd.initial import InitialConditions
 from fusionpot.namd.integrator import DynamicsOptions, init, step
-from fusionpot.namd.io import SegmentWriter, atomic_torch_save
+from fusionpot.namd.io import SegmentWriter
 from fusionpot.namd.providers import Provider
 from fusionpot.namd.state import SurfaceHoppingState, concat_states
 from fusionpot.namd.stopping import StopCriteria

@@ -24,7 +24,6 @@ so a restart drops later ones and rewrites them identically.
 from __future__ import annotations
 
 import os
-import tempfile
 from collections import defaultdict
 from collections.abc import Sequence
 from pathlib import Path
@@ -34,29 +33,11 @@ import h5py
 import numpy as np
 import torch
 
+from fusionpot._io import atomic_write
 from fusionpot.namd.integrator import StepEvents, kinetic_energy
 from fusionpot.namd.state import SurfaceHoppingState
 
-__all__ = ["SegmentWriter", "atomic_torch_save", "merge"]
-
-
-def _atomic_write(path: Path, write: Any) -> None:
-    """Call ``write(tmp_path)`` then move the result onto ``path`` atomically."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
-def atomic_torch_save(obj: Any, path: Path) -> None:
-    """``torch.save`` to a temporary file in the same folder, then ``os.replace``."""
-    _atomic_write(path, lambda tmp: torch.save(obj, tmp))
+__all__ = ["SegmentWriter", "merge"]
 
 
 class SegmentWriter:
@@ -129,13 +110,13 @@ class SegmentWriter:
             return
         rows = {k: np.concatenate(v) for k, v in self._rows.items()}
 
-        def write(tmp: str) -> None:
+        def write(tmp: Path) -> None:
             with h5py.File(tmp, "w") as f:
                 for name, value in rows.items():
                     f.create_dataset(name, data=value)
                 f.attrs.update(attrs)
 
-        _atomic_write(self.segment_dir / f"seg_{self.n_segments:06d}.h5", write)
+        atomic_write(self.segment_dir / f"seg_{self.n_segments:06d}.h5", write)
         self.n_segments += 1
         self._rows.clear()
 
@@ -178,7 +159,7 @@ def merge(directories: Sequence[str | os.PathLike[str]], output: str | os.PathLi
     potential = np.take_along_axis(energies, safe_active, axis=2)[..., 0]
     n_valid = np.bincount(t_index, minlength=n_traj)
 
-    def write(tmp: str) -> None:
+    def write(tmp: Path) -> None:
         with h5py.File(tmp, "w") as f:
             f.attrs.update(attrs)
             f.create_dataset("time", data=np.arange(n_frames) * float(attrs["dt"]))
@@ -213,5 +194,5 @@ def merge(directories: Sequence[str | os.PathLike[str]], output: str | os.PathLi
                 final.create_dataset("traj_id", data=rows["final_traj_id"][order])
 
     out = Path(output)
-    _atomic_write(out, write)
+    atomic_write(out, write)
     return out

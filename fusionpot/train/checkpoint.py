@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from fusionpot.namd.io import atomic_torch_save
+from fusionpot._io import atomic_torch_save
 
 __all__ = ["get_rng_state", "load_checkpoint", "save_checkpoint", "set_rng_state"]
 

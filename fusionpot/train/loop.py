@@ -15,7 +15,6 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,7 +24,7 @@ import torch
 import yaml
 from tqdm import tqdm
 
-from fusionpot.labels.store import atomic_write_text
+from fusionpot._io import atomic_write, atomic_write_text
 from fusionpot.models import ARCHITECTURES, build_model, load_model, save_model
 from fusionpot.train.checkpoint import (
     get_rng_state,
@@ -133,17 +132,6 @@ def _model_config(config: TrainConfig, train: LabelledFrames) -> Any:
     return dataclasses.replace(model_config, avg_num_neighbors=float(neighbours))  # type: ignore[type-var]
 
 
-def _save_model_atomic(model: torch.nn.Module, path: Path) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        save_model(model, tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-
-
 def _new_model(config: TrainConfig, train: LabelledFrames, device: torch.device) -> Any:
     """A model initialised from ``config.seed``, with E0, scale and shift from ``train``."""
     model_config = _model_config(config, train)
@@ -226,7 +214,7 @@ def run_training(
 
     while trainer.epoch < opt.epochs and not trainer.stopped:
         if trainer.run_epoch(splits.train, splits.valid, on_batch):
-            _save_model_atomic(trainer.averaged, out_dir / MODEL)
+            atomic_write(out_dir / MODEL, lambda tmp: save_model(trainer.averaged, tmp))
         save_checkpoint(
             checkpoint_path,
             {

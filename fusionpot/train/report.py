@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from fusionpot.labels.store import atomic_write_text
+from fusionpot._io import atomic_write_text
 from fusionpot.train.dataset import LabelledFrames
 from fusionpot.train.evaluate import Predictions
 
