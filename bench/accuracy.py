@@ -34,7 +34,8 @@ lacks are relabelled to its last element) and a batch of 64 of them.
 
 Examples::
 
-    # the tiny-budget check committed on 2026-12-02 (ethanol, 2 epochs; ~40 min, 1 thread)
+    # the tiny-budget check committed on 2026-12-02 (ethanol, 2 epochs, 1 thread on a busy
+    # 2-core machine: 31 min for the first command, 12 min for the second)
     nice -n 19 python bench/accuracy.py --dataset ethanol --sizes tiny --seeds 0 1 2 \
         --epochs 2 --threads 1
     nice -n 19 python bench/accuracy.py --dataset ethanol --sizes small --seeds 0 \
@@ -299,6 +300,7 @@ def evaluate(model_path: Path, test: Path, args: argparse.Namespace) -> dict[str
     energy_abs = np.where(frames.energy_mask, np.abs(predictions.energy - frames.energy), np.nan)
     return {
         "n_params": sum(p.numel() for p in model.parameters()),
+        "n_product_params": product_parameters(model),
         "n_test": len(frames),
         "n_atoms": len(frames.frames[0]),
         "n_states": frames.n_states,
@@ -310,6 +312,16 @@ def evaluate(model_path: Path, test: Path, args: argparse.Namespace) -> dict[str
             **metrics,
         },
     }
+
+
+def product_parameters(model: torch.nn.Module) -> int:
+    """Weights of the product basis alone: mace-torch's symmetric contractions, or the
+    fusion blocks (the radial MLPs hold most of either model's parameters)."""
+    return sum(
+        p.numel()
+        for name, p in model.named_parameters()
+        if "symmetric_contractions" in name or ".product.block." in name
+    )
 
 
 def time_model(model_path: Path, test: Path, args: argparse.Namespace) -> dict[str, float]:
@@ -368,6 +380,7 @@ COLUMNS = (
     "weights",
     "size",
     "params",
+    "product params",
     "seeds",
     "epochs",
     "E MAE meV",
@@ -388,8 +401,10 @@ min": wall-clock of `fusionpot train` for the whole budget (all epochs, validati
 included) on the machine and thread count recorded in each JSON; "ms": fastest energy +
 forces call of the trained model (graph built beforehand) on the data set's molecule, on
 a 26-atom molecule and on a batch of 64 of them. The same split, seeds and budget for
-every model of a data set. Published numbers come from far larger budgets (thousands of
-GPU epochs, larger models) and are shown for scale only.
+every model of a data set. "product params": the weights of the product basis alone
+(mace-torch's symmetric contraction or the fusion block); the radial MLPs hold most of
+every model's parameters at these sizes. Published numbers come from far larger
+budgets (thousands of GPU epochs, larger models) and are shown for scale only.
 
 The exact commands that produced the cells, and the full-grid command, are in the
 docstring of `bench/accuracy.py` (`python bench/accuracy.py --help`); `python
@@ -439,6 +454,7 @@ def render(records: Iterable[dict[str, Any]]) -> str:
                 spec.get("weights", "U-matrix"),
                 f"{size} ({cells[0]['config']['model']['channels']} ch)",
                 str(cells[0]["n_params"]),
+                str(cells[0].get("n_product_params", "")),
                 ",".join(str(r["cell"]["seed"]) for r in cells),
                 epochs,
                 _stat([r["energy_mae_meV"] for r in cells], 1),
@@ -452,7 +468,7 @@ def render(records: Iterable[dict[str, Any]]) -> str:
         if published:
             energy, forces = published
             lines.append(
-                f"| MACE, published (Batatia et al. 2022) | | | large | | | thousands (GPU) | "
+                f"| MACE, published (Batatia et al. 2022) | | | large | | | | thousands (GPU) | "
                 f"{energy} | {energy / first['n_atoms']:.2f} | {forces} | | | | |"
             )
         lines += ["", *_verdicts(rows), ""]
