@@ -176,7 +176,8 @@ void PairFusion::fold_ghosts()
   const double *h = domain->h;    // xprd, yprd, zprd, yz, xz, xy
 
   local_of_tag.clear();
-  for (int i = 0; i < nlocal; i++) local_of_tag[tag[i]] = i;
+  if (atom->tag_enable)    // without atom IDs (atom_modify id no) every ghost stays a node
+    for (int i = 0; i < nlocal; i++) local_of_tag[tag[i]] = i;
   owner.resize(nall);
   offset.resize(3 * static_cast<size_t>(nall));
   for (int i = 0; i < nlocal; i++) {
