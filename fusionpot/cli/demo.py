@@ -1,4 +1,6 @@
-"""``fusionpot demo``: build a fusion block from a diagram and show what it is."""
+"""``fusionpot demo``: the end-to-end demonstration on the shipped stilbene potential
+(``fusionpot.demo``), or ``fusionpot demo block``: build a fusion block from a diagram and
+show what it is."""
 
 from __future__ import annotations
 
@@ -7,10 +9,51 @@ import argparse
 import torch
 
 NAME = "demo"
-HELP = "Build a fusion block from a diagram; print its paths, weights and equivariance check."
+HELP = (
+    "end-to-end demo on the shipped stilbene S0/S1/S2 potential (model, ASE calculator on "
+    "held-out frames, batched surface hopping); 'demo block' shows one fusion block"
+)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from fusionpot.demo import SHIPPED
+
+    parser.description = (
+        "Without a sub-mode: (1) print the shipped potential's fusion diagrams and parameter "
+        "count, (2) evaluate it with FusionCalculator on held-out MRSF-TDDFT frames, "
+        "(3) run a short batched surface-hopping ensemble on it. 'fusionpot demo block "
+        "--help': build one fusion block from a diagram instead."
+    )
+    parser.add_argument(
+        "--potential-dir",
+        default=str(SHIPPED),
+        help="folder of the shipped potential, its split and minimum (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--n-traj", type=int, default=32, help="surface-hopping trajectories (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--time", type=float, default=50.0, help="simulated time, fs (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--output", default="demo_output", help="output folder (default: %(default)s)"
+    )
+    parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, ... (default: cpu)")
+    parser.add_argument("--seed", type=int, default=0, help="Wigner and hopping seed")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="torch CPU threads (default: %(default)s; the model is tiny, and on a busy "
+        "machine two threads made the demo ten times slower)",
+    )
+    sub = parser.add_subparsers(dest="mode", metavar="{block}")
+    block = sub.add_parser("block", help="build a fusion block from a diagram and check it")
+    add_block_arguments(block)
+
+
+def add_block_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of ``fusionpot demo block``."""
     parser.add_argument(
         "--diagram",
         default="((A, A), (A, h)) -> 0e + 1o + 2e",
@@ -41,12 +84,32 @@ def parse_leaves(specs: list[str] | None) -> dict[str, str]:
     for spec in specs:
         name, sep, irreps = spec.partition("=")
         if not sep or not name.strip() or not irreps.strip():
-            raise SystemExit(f"fusionpot demo: --leaf expects NAME=IRREPS, got {spec!r}")
+            raise SystemExit(f"fusionpot demo block: --leaf expects NAME=IRREPS, got {spec!r}")
         leaves[name.strip()] = irreps.strip()
     return leaves
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.mode == "block":
+        return run_block(args)
+    import time
+
+    from fusionpot.demo import run_demo
+
+    if args.n_traj < 1 or not args.time > 0 or args.threads < 1:
+        raise SystemExit("fusionpot demo: --n-traj and --threads must be >= 1, --time > 0 fs")
+    torch.set_num_threads(args.threads)
+    start = time.perf_counter()
+    try:
+        run_demo(args.potential_dir, args.n_traj, args.time, args.output, args.device, args.seed)
+    except (FileNotFoundError, ValueError) as error:
+        raise SystemExit(f"fusionpot demo: {error}") from None
+    print(f"\ndemo finished in {time.perf_counter() - start:.1f} s; outputs in {args.output}/")
+    return 0
+
+
+def run_block(args: argparse.Namespace) -> int:
+    """Build the block of ``args.diagram``; print its paths, weights and equivariance."""
     from fusionpot.fusion import FusionBlock
     from fusionpot.testing import equivariance_errors
 
@@ -61,7 +124,7 @@ def run(args: argparse.Namespace) -> int:
             dtype=torch.float64,
         )
     except ValueError as error:
-        raise SystemExit(f"fusionpot demo: {error}") from None
+        raise SystemExit(f"fusionpot demo block: {error}") from None
     selection = block.selection
     print(f"diagram   {block.diagram}")
     for name, irreps in block.leaf_irreps.items():

@@ -1,0 +1,241 @@
+"""The end-to-end demonstration on the shipped stilbene S0/S1/S2 potential (``fusionpot demo``).
+
+Three sections, each printed as it finishes:
+
+1. the model: the fusion diagram of its product basis and its parameter count;
+2. the ASE calculator on the shipped MRSF-TDDFT frames held out from training: energies of
+   S0/S1/S2 and the S1-S0 gap, model vs label, and the force MAE;
+3. batched surface hopping: Wigner samples of the model's S0 minimum started on S1,
+   κTDC couplings, one model call per step for the whole ensemble; populations over time
+   and trajectory-steps per second.
+
+Everything it reads is in the repository (``potentials/stilbene``); outputs go to
+``output`` (default ``./demo_output``; its ``namd`` folder is replaced on every run).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import ase.io
+import numpy as np
+import torch
+import yaml
+
+__all__ = ["SHIPPED", "DemoResult", "run_demo"]
+
+#: the shipped potential's folder in a repository checkout
+SHIPPED = Path(__file__).resolve().parents[1] / "potentials" / "stilbene"
+POTENTIAL = "stilbene_s012_demo.pt"
+SPLIT = "stilbene_s012_demo_split.json"
+MINIMUM = "stilbene_s012_demo_trans_minimum.xyz"
+CONFIG = "train_demo.yaml"
+LABELS = "data/labels_mrsf.extxyz"
+
+
+@dataclass(frozen=True)
+class DemoResult:
+    """What the demo measured.
+
+    table: per held-out frame, (name, subset, model [S] eV, label [S] eV, force MAE meV/Å);
+    time: [n_frames] fs; populations: [n_frames, n_states] fraction of trajectories;
+    steps_per_second: trajectory-steps per second of the surface-hopping run.
+    """
+
+    n_parameters: int
+    table: list[tuple[str, str, np.ndarray, np.ndarray, float]]
+    time: np.ndarray
+    populations: np.ndarray
+    steps_per_second: float
+
+
+def _require(path: Path) -> Path:
+    if not path.exists():
+        raise FileNotFoundError(
+            f"{path} is missing: the demo needs the shipped stilbene potential from a "
+            "fusionpot repository checkout (or pass another folder with the same files)"
+        )
+    return path
+
+
+def describe_model(folder: Path, echo: Callable[[str], None]) -> int:
+    """Print the fusion diagram of each layer's product basis; return the parameter count
+    of the exported model (checked against the model rebuilt from its training config)."""
+    from fusionpot.export import load_exported
+    from fusionpot.models import build_model
+    from fusionpot.models.product import FusionProduct
+
+    module, metadata = load_exported(_require(folder / POTENTIAL))
+    n_parameters = sum(p.numel() for p in module.parameters())
+    raw = yaml.safe_load(_require(folder / CONFIG).read_text())["model"]
+    fields = {**raw, "elements": tuple(metadata["elements"]), "n_states": metadata["n_states"]}
+    with warnings.catch_warnings():  # e3nn's o3.Linear annotations; TorchScript warns
+        warnings.filterwarnings("ignore", message="The TorchScript type system")
+        eager = build_model(fields)
+    if sum(p.numel() for p in eager.parameters()) != n_parameters:
+        raise ValueError(f"{folder / POTENTIAL} does not match its config {folder / CONFIG}")
+    echo(
+        f"{metadata['arch']}: {n_parameters} parameters, {metadata['n_layers']} layers, "
+        f"r_max {metadata['r_max']} Å, {metadata['dtype']}, elements "
+        f"{'/'.join(metadata['elements'])}, states S0..S{metadata['n_states'] - 1}"
+    )
+    products = [m for m in eager.modules() if isinstance(m, FusionProduct)]
+    for k, product in enumerate(products):
+        block = product.block
+        leaves = ", ".join(
+            f"{name}={'+'.join(str(ir) for ir in irreps)}"
+            for name, irreps in block.leaf_irreps.items()
+        )
+        echo(
+            f"layer {k} product basis: {block.diagram}  [{leaves}; "
+            f"{len(block.selection.kept)} independent paths, {block.n_weights} weights]"
+        )
+    return n_parameters
+
+
+def held_out_frames(folder: Path) -> list[ase.Atoms]:
+    """The shipped campaign frames that were in the test split (by ``frame_id``)."""
+    split = json.loads(_require(folder / SPLIT).read_text())
+    wanted = set(split["campaign"]["test"])
+    frames = ase.io.read(_require(folder / LABELS), index=":")
+    assert isinstance(frames, list)
+    chosen = [a for a in frames if a.info.get("frame_id") in wanted]
+    if not chosen:
+        raise ValueError(f"no test frame of {folder / SPLIT} is in {folder / LABELS}")
+    return chosen
+
+
+def evaluate_frames(
+    folder: Path, device: str, echo: Callable[[str], None]
+) -> list[tuple[str, str, np.ndarray, np.ndarray, float]]:
+    """FusionCalculator on the held-out frames; print and return the table."""
+    from fusionpot.calculators import FusionCalculator
+
+    calc = FusionCalculator(folder / POTENTIAL, device=device)
+    frames = held_out_frames(folder)
+    results = calc.calculate_batch(frames, ["energies", "forces_all"])
+    n_states = calc.n_states
+    states = range(n_states)
+    echo(f"{len(frames)} MRSF-TDDFT frames of {LABELS} held out from training (test split)")
+    echo("energies in eV relative to the label's S0 of each frame; gap = E(S1) - E(S0)")
+    header = "frame             subset                " + "".join(
+        f"  S{s} model  S{s} label" for s in states
+    )
+    echo(header + "  gap model  gap label  |F| MAE meV/Å")
+    table = []
+    for atoms, result in zip(frames, results, strict=True):
+        label = np.array([atoms.info[f"energy_s{s}"] for s in states])
+        forces = np.stack([atoms.arrays[f"forces_s{s}"] for s in states])
+        mae = 1000.0 * float(np.abs(result["forces_all"] - forces).mean())
+        name, subset = str(atoms.info["frame_id"]), str(atoms.info.get("subset", "-"))
+        table.append((name, subset, result["energies"], label, mae))
+        ref = label[0]
+        cells = "".join(
+            f"  {result['energies'][s] - ref:8.3f}  {label[s] - ref:9.3f}" for s in states
+        )
+        gaps = (result["energies"][1] - result["energies"][0], label[1] - label[0])
+        echo(f"{name:<17} {subset:<21} {cells}  {gaps[0]:9.3f}  {gaps[1]:9.3f}  {mae:13.0f}")
+    gap_errors = [(m[1] - m[0]) - (lab[1] - lab[0]) for _, _, m, lab, _ in table]
+    echo(
+        f"mean |gap error| {np.abs(gap_errors).mean():.3f} eV, "
+        f"force MAE {np.mean([row[4] for row in table]):.0f} meV/Å over {len(table)} frames"
+    )
+    return table
+
+
+def surface_hopping(
+    folder: Path,
+    n_traj: int,
+    max_time: float,
+    output: Path,
+    device: str,
+    seed: int,
+    echo: Callable[[str], None],
+) -> tuple[np.ndarray, np.ndarray, float]:
+    """Wigner ensemble at the model's trans S0 minimum, started on S1; returns (time fs,
+    populations [n_frames, S], trajectory-steps per second)."""
+    from fusionpot.namd import (
+        DynamicsOptions,
+        ExportedModelProvider,
+        StopCriteria,
+        excite,
+        merge,
+        run_ensemble,
+        wigner_sample,
+    )
+    from fusionpot.namd.analysis import load_run, state_fractions
+
+    provider = ExportedModelProvider(folder / POTENTIAL, device=device)
+    atoms = ase.io.read(_require(folder / MINIMUM), index=0)
+    assert isinstance(atoms, ase.Atoms)
+    positions = torch.tensor(atoms.positions, dtype=torch.float64, device=device)
+    numbers = torch.tensor(atoms.numbers, device=device)
+    masses = torch.tensor(atoms.get_masses(), dtype=torch.float64, device=device)
+    start = time.perf_counter()
+    initial = excite(wigner_sample(provider, positions, numbers, masses, n_traj, seed), provider, 1)
+    echo(
+        f"{n_traj} Wigner samples (T = 0 K) of the model's trans S0 minimum ({MINIMUM}), "
+        f"all on S1; normal modes + sampling {time.perf_counter() - start:.1f} s"
+    )
+    options = DynamicsOptions(dt=0.5, n_substeps=20, coupling="ktdc", rescale="velocity")
+    stop = StopCriteria(max_time=max_time)
+    n_steps = round(max_time / options.dt)
+    echo(f"FSSH, κTDC couplings, EDC 0.1 Ha, dt {options.dt} fs, {n_steps} steps, one batch")
+    directory = output / "namd"
+    shutil.rmtree(directory, ignore_errors=True)  # a fresh run, not a restart of the last one
+    start = time.perf_counter()
+    run_ensemble(
+        provider,
+        initial,
+        options,
+        stop,
+        seed=seed,
+        directory=directory,
+        checkpoint_every=10 * n_steps,
+        progress=False,
+    )
+    wall = time.perf_counter() - start
+    data = load_run(merge([directory], output / "namd_run.h5"))
+    populations = state_fractions(data["active"], provider.n_states)
+    rate = n_traj * n_steps / wall
+    echo("time/fs  " + "".join(f"  S{s}  " for s in range(provider.n_states)))
+    n_frames = len(data["time"])
+    for i in sorted({*range(0, n_frames, max(1, n_frames // 10)), n_frames - 1}):
+        echo(f"{data['time'][i]:7.1f}  " + "".join(f" {p:5.2f} " for p in populations[i]))
+    echo(
+        f"{n_traj} trajectories x {n_steps} steps in {wall:.1f} s: {rate:.0f} "
+        f"trajectory-steps/s; max energy drift {float(np.max(data['final']['max_drift'])):.3f} eV"
+    )
+    return data["time"], populations, rate
+
+
+def run_demo(
+    folder: str | os.PathLike[str] = SHIPPED,
+    n_traj: int = 32,
+    max_time: float = 50.0,
+    output: str | os.PathLike[str] = "demo_output",
+    device: str = "cpu",
+    seed: int = 0,
+    echo: Callable[[str], None] = print,
+) -> DemoResult:
+    """Run the three sections on the potential in ``folder``; see the module docstring."""
+    folder, output = Path(folder), Path(output)
+    output.mkdir(parents=True, exist_ok=True)
+    echo("== 1. The shipped potential ==")
+    n_parameters = describe_model(folder, echo)
+    echo("\n== 2. FusionCalculator (ASE) on held-out MRSF-TDDFT frames ==")
+    table = evaluate_frames(folder, device, echo)
+    echo("\n== 3. Batched surface hopping (fusionpot.namd) ==")
+    times, populations, rate = surface_hopping(folder, n_traj, max_time, output, device, seed, echo)
+    echo(
+        "\nA DEMONSTRATION potential from ~50 frames (see potentials/stilbene/MODEL.md): "
+        "not fit for production photodynamics."
+    )
+    return DemoResult(n_parameters, table, times, populations, rate)

@@ -1,0 +1,50 @@
+"""The end-to-end demo on the shipped stilbene potential, and ``fusionpot demo block``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from fusionpot.cli import main
+from fusionpot.demo import SHIPPED, run_demo
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread() -> None:
+    torch.set_num_threads(1)
+
+
+def test_demo_end_to_end(tmp_path: Path) -> None:
+    lines: list[str] = []
+    result = run_demo(SHIPPED, n_traj=2, max_time=2.0, output=tmp_path, echo=lines.append)
+    text = "\n".join(lines)
+    for section in ("== 1.", "== 2.", "== 3.", "product basis", "trajectory-steps/s"):
+        assert section in text
+    assert result.n_parameters > 0
+    assert result.table, "no held-out frame evaluated"
+    for _, _, model, label, force_mae in result.table:
+        assert model.shape == label.shape == (3,)
+        assert np.isfinite(model).all() and np.isfinite(force_mae)
+        # absolute energies (~ -14690 eV) agree to well under an eV per atom
+        assert np.abs(model - label).max() < 26 * 0.5
+    populations = result.populations
+    assert populations.shape == (len(result.time), 3)
+    np.testing.assert_allclose(populations.sum(axis=1), 1.0, atol=1e-12)
+    np.testing.assert_allclose(populations[0], [0.0, 1.0, 0.0])  # started on S1
+    assert result.time[-1] == pytest.approx(2.0)
+    assert (tmp_path / "namd_run.h5").is_file()
+
+
+def test_demo_names_a_missing_potential(tmp_path: Path) -> None:
+    with pytest.raises(SystemExit, match=r"stilbene_s012_demo\.pt is missing"):
+        main(["demo", "--potential-dir", str(tmp_path), "--output", str(tmp_path / "out")])
+
+
+def test_demo_block_mode(capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["demo", "block", "--diagram", "((A, A), A) -> 0e + 1o", "--leaf", "A=0e+1o"]
+    assert main([*argv, "--channels", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "independent paths" in out and "FAILED" not in out
