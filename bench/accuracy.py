@@ -367,7 +367,6 @@ def _git_commit() -> str:
 
 def write_json(path: Path, record: dict[str, Any]) -> None:
     """Atomic write: a killed run leaves either no file or the whole record."""
-    path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_text(path, json.dumps(record, indent=1, sort_keys=True) + "\n")
 
 
@@ -573,7 +572,6 @@ def main(argv: list[str] | None = None) -> int:
 def write_report(results: Path) -> None:
     """Render every finished cell under ``results/accuracy/`` into ``results/accuracy.md``."""
     records = [json.loads(p.read_text()) for p in sorted(results.glob("accuracy/*/*.json"))]
-    results.mkdir(parents=True, exist_ok=True)
     atomic_write_text(results / "accuracy.md", render(records))
 
 

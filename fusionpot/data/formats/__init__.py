@@ -8,13 +8,13 @@ extxyz atomically.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from pathlib import Path
 
 from ase import Atoms
 from ase.io import write
 
+from fusionpot._io import atomic_write
 from fusionpot.data.formats._common import Indices, select_indices, unit_factor
 from fusionpot.data.formats.pyrai2md import read_pyrai2md
 from fusionpot.data.formats.rmd17 import read_rmd17
@@ -72,14 +72,7 @@ def read_dataset(
 
 def write_extxyz(path: Path | str, frames: list[Atoms]) -> None:
     """Write frames to extxyz atomically (temp file in the same folder + ``os.replace``)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        write(tmp, frames, format="extxyz")
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    atomic_write(path, lambda tmp: write(tmp, frames, format="extxyz"))
 
 
 def convert(
