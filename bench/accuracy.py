@@ -7,8 +7,8 @@ cell from its last finished epoch (``fusionpot.train`` checkpoints), so the scri
 stopped and resumed across sessions. After every cell, and with ``--report``, every JSON
 present is rendered into ``bench/results/accuracy.md``. Training is
 ``fusionpot.train.run_training`` (what ``fusionpot train`` runs), stock MACE as
-``arch: mace`` in the same pipeline; AdamW, lr 0.01, 5 frames per step, no EMA (see
-``EMA_NOTE``), no schedule below 10 epochs (plateau from 10), float64.
+``arch: mace`` in the same pipeline; AdamW, lr 0.01, 5 frames per step, no EMA unless
+``--ema-decay`` (see ``EMA_NOTE``), no schedule below 10 epochs (plateau from 10), float64.
 
 Data sets (read in place from ../shared/data; converted extxyz files and training runs
 go to ``--work-dir``, default ``runs/accuracy``, which git ignores):
@@ -178,12 +178,13 @@ SIZES: dict[str, dict[str, Any]] = {
     "small": {"channels": 16},
     "medium": {"channels": 32},
 }
-#: why every cell trains without an EMA of the weights (also printed in the report)
+#: why the default is no EMA of the weights (also printed in the report)
 EMA_NOTE = (
-    "No EMA of the weights (`ema_decay: 0`) for any model: fusionpot.train's EMA "
-    "(torch AveragedModel with use_buffers=True) also averages integer buffers and rounds "
-    "them, which corrupted Fusion-MACE's gather/scatter index buffers (found 2026-12-02: "
-    "a trained Fusion-MACE at 126 meV/Å had an EMA copy at 1054 meV/Å)."
+    "EMA of the weights: `--ema-decay`, default 0 (none), stated in each table's title. "
+    "The cells of 2026-12-02 ran without it because fusionpot.train's EMA then also "
+    "averaged integer buffers and rounded them, corrupting Fusion-MACE's index tables (a "
+    "trained Fusion-MACE at 126 meV/Å had an EMA copy at 1054 meV/Å; fixed in 79880d8); "
+    "the default stays 0 so that later cells share their recipe."
 )
 COMMON_MODEL = {"hidden_irreps": "0e+1o", "l_max": 2, "n_layers": 2, "r_max": 5.0}
 
@@ -195,10 +196,12 @@ class Cell:
     size: str
     seed: int
     epochs: int
+    ema_decay: float = 0.0
 
     @property
     def name(self) -> str:
-        return f"{self.model}_{self.size}_seed{self.seed}_ep{self.epochs}"
+        ema = f"_ema{self.ema_decay:g}" if self.ema_decay else ""
+        return f"{self.model}_{self.size}_seed{self.seed}_ep{self.epochs}{ema}"
 
     def result_path(self, results: Path) -> Path:
         return results / "accuracy" / self.dataset / f"{self.name}.json"
@@ -215,7 +218,7 @@ def select_cells(args: argparse.Namespace) -> list[Cell]:
         for size in sorted(sizes, key=list(SIZES).index):
             for seed in seeds:
                 for model in args.models:
-                    cells.append(Cell(dataset, model, size, seed, args.epochs))
+                    cells.append(Cell(dataset, model, size, seed, args.epochs, args.ema_decay))
     return cells
 
 
@@ -260,7 +263,7 @@ def train_config(
             "batch_size": args.batch_size,
             "lr": args.lr,
             "scheduler": "none" if cell.epochs < 10 else "plateau",
-            "ema_decay": 0.0,  # see EMA_NOTE
+            "ema_decay": cell.ema_decay,  # see EMA_NOTE
         },
     }
 
@@ -418,12 +421,14 @@ def _stat(values: list[float], digits: int) -> str:
 
 
 def _group(records: Iterable[dict[str, Any]]) -> dict[tuple[str, ...], list[dict[str, Any]]]:
-    """Records by (dataset, epochs, n_test, size, model): seeds pooled."""
+    """Records by (dataset, epochs, n_test, EMA decay, size, model): seeds pooled."""
     groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
     for record in records:
         cell = record["cell"]
-        key = (cell["dataset"], str(cell["epochs"]), str(record["n_test"]), cell["size"])
-        groups.setdefault((*key, cell["model"]), []).append(record)
+        recipe = (str(cell["epochs"]), str(record["n_test"]), f"{cell.get('ema_decay', 0.0):g}")
+        groups.setdefault((cell["dataset"], *recipe, cell["size"], cell["model"]), []).append(
+            record
+        )
     return groups
 
 
@@ -431,14 +436,15 @@ def render(records: Iterable[dict[str, Any]]) -> str:
     """The Markdown report: one table per (data set, budget), then who wins where."""
     groups = _group(records)
     lines = [HEADER, EMA_NOTE, ""]
-    tables = sorted({key[:3] for key in groups}, key=lambda k: (k[0], int(k[1]), k[2]))
-    for dataset, epochs, n_test in tables:
-        rows = [(k, v) for k, v in groups.items() if k[:3] == (dataset, epochs, n_test)]
-        rows.sort(key=lambda kv: (list(SIZES).index(kv[0][3]), list(MODELS).index(kv[0][4])))
+    tables = sorted({key[:4] for key in groups}, key=lambda k: (k[0], int(k[1]), k[2], k[3]))
+    for dataset, epochs, n_test, ema in tables:
+        rows = [(k, v) for k, v in groups.items() if k[:4] == (dataset, epochs, n_test, ema)]
+        rows.sort(key=lambda kv: (list(SIZES).index(kv[0][4]), list(MODELS).index(kv[0][5])))
         first = rows[0][1][0]
         lines += [
             f"## {dataset}: {epochs} epochs, {first['config']['training']['batch_size']} frames "
-            f"per step, {n_test} test frames ({first['n_atoms']} atoms, "
+            f"per step, {'no EMA' if ema == '0' else f'EMA {ema}'}, {n_test} test frames "
+            f"({first['n_atoms']} atoms, "
             f"{first['n_states']} state{'s' if first['n_states'] > 1 else ''})",
             "",
             "| " + " | ".join(COLUMNS) + " |",
@@ -490,7 +496,7 @@ def _verdicts(rows: list[tuple[tuple[str, ...], list[dict[str, Any]]]]) -> list[
     """One line per Fusion-MACE model: errors, size and speed against MACE's of the same
     size, over the seeds both have; a difference smaller than either model's spread over
     seeds is called a tie."""
-    baseline = {key[3]: cells for key, cells in rows if key[4] == "mace"}
+    baseline = {key[-2]: cells for key, cells in rows if key[-1] == "mace"}
     out = []
     for (*_, size, model), cells in rows:
         if model == "mace" or size not in baseline:
@@ -540,6 +546,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--epochs", type=int, default=50)
     parser.add_argument("--batch-size", type=int, default=5)
     parser.add_argument("--lr", type=float, default=0.01)
+    parser.add_argument("--ema-decay", type=float, default=0.0, help="0: no EMA (EMA_NOTE)")
     parser.add_argument("--dtype", choices=("float32", "float64"), default="float64")
     parser.add_argument("--n-test", type=int, default=None, help="cap the test frames")
     parser.add_argument("--threads", type=int, default=2)
