@@ -49,8 +49,7 @@ def test_fifty_ethanol_frames_halve_the_force_error(arch, tmp_path):
             "valid": str(tmp_path / "valid.extxyz"),
             "test_fraction": 0.0,
         },
-        # no EMA: over 100 steps an average lags the weights (and, at the time of writing,
-        # fusionpot.train's EMA rounded Fusion-MACE's integer index buffers)
+        # no EMA: over only 100 steps an average of the weights lags them
         "training": {
             "epochs": 10,
             "batch_size": 5,
