@@ -19,7 +19,7 @@ def test_version_and_help() -> None:
 
 
 def test_demo_prints_paths_weights_and_a_passing_equivariance_check() -> None:
-    result = fusionpot("demo", "--diagram", "((A, A), h) -> 0e + 1o", "--channels", "4")
+    result = fusionpot("demo", "block", "--diagram", "((A, A), h) -> 0e + 1o", "--channels", "4")
     assert result.returncode == 0, result.stderr
     out = result.stdout
     assert "diagram   ((A, A), h) -> 0e+1o" in out
@@ -28,6 +28,6 @@ def test_demo_prints_paths_weights_and_a_passing_equivariance_check() -> None:
 
 
 def test_demo_rejects_bad_diagrams_with_the_reason() -> None:
-    result = fusionpot("demo", "--diagram", "((A, A) h) -> 0e")
+    result = fusionpot("demo", "block", "--diagram", "((A, A) h) -> 0e")
     assert result.returncode != 0
     assert "expected ','" in result.stderr

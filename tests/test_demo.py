@@ -1,4 +1,4 @@
-"""The end-to-end demo on the shipped stilbene potential, and ``fusionpot demo block``."""
+"""The end-to-end demo on the shipped stilbene potential (`fusionpot demo block`: test_cli.py)."""
 
 from __future__ import annotations
 
@@ -41,10 +41,3 @@ def test_demo_end_to_end(tmp_path: Path) -> None:
 def test_demo_names_a_missing_potential(tmp_path: Path) -> None:
     with pytest.raises(SystemExit, match=r"stilbene_s012_demo\.pt is missing"):
         main(["demo", "--potential-dir", str(tmp_path), "--output", str(tmp_path / "out")])
-
-
-def test_demo_block_mode(capsys: pytest.CaptureFixture[str]) -> None:
-    argv = ["demo", "block", "--diagram", "((A, A), A) -> 0e + 1o", "--leaf", "A=0e+1o"]
-    assert main([*argv, "--channels", "2"]) == 0
-    out = capsys.readouterr().out
-    assert "independent paths" in out and "FAILED" not in out
