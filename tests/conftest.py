@@ -9,3 +9,17 @@ def float64():
     torch.set_default_dtype(torch.float64)
     yield
     torch.set_default_dtype(previous)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """One intra-op torch thread per test module.
+
+    The tests run tiny models, for which one thread is faster and immune to a busy
+    machine; it also makes in-process float64 runs bit-for-bit comparable with the
+    subprocesses the tests start with ``OMP_NUM_THREADS=1``.
+    """
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)

@@ -6,15 +6,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 
 from fusionpot.cli import main
 from fusionpot.demo import SHIPPED, run_demo
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread() -> None:
-    torch.set_num_threads(1)
 
 
 def test_demo_end_to_end(tmp_path: Path) -> None:

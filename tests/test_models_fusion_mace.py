@@ -15,15 +15,6 @@ ELEMENTS = ("H", "C", "O")
 ATOL = 1e-9
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """These models are tiny: one intra-op thread is faster, and immune to a busy machine."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
-
 def small_config(**changes) -> FusionMACEConfig:
     base = {
         "elements": ELEMENTS,

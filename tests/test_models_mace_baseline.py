@@ -36,14 +36,6 @@ CONFIG = MACEConfig(
 )
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
-
 @pytest.fixture(scope="module")
 def model() -> MACEBaseline:
     torch.manual_seed(0)

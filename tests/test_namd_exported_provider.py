@@ -19,7 +19,6 @@ NUMBERS = torch.tensor(ETHANOL.numbers)
 
 @pytest.fixture(scope="module")
 def provider() -> ExportedModelProvider:
-    torch.set_num_threads(1)
     return ExportedModelProvider(TINY, device="cpu")
 
 

@@ -37,16 +37,6 @@ CONFIG = {
 }
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny models: one intra-op thread is faster, immune to a busy machine, and makes the
-    float64 runs bit-for-bit comparable with a subprocess started with OMP_NUM_THREADS=1."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
-
 @pytest.fixture(scope="module")
 def data(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("data") / "small.extxyz"

@@ -20,14 +20,6 @@ from fusionpot.train.statistics import energy_statistics
 RMD17 = Path(__file__).parents[1].parent / "shared" / "data" / "rmd17"
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
-
 def _forces_mae(model: torch.nn.Module, frames) -> float:
     return evaluate(model, frames, batch_size=25).errors.metrics()["forces_mae"][0]
 

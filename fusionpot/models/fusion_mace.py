@@ -1,31 +1,18 @@
 """``FusionMACE``: MACE's message passing with a fusion-diagram product basis, S states."""
 
-from typing import ClassVar
-
 import torch
 
 from fusionpot.data import keys
 from fusionpot.fusion.diagram import format_irreps_list
 from fusionpot.models._mace import compile_mode, o3
+from fusionpot.models.base import EnergyModel
 from fusionpot.models.config import FusionMACEConfig, default_dtype
 from fusionpot.models.embedding import EdgeEmbedding, edge_vectors
 from fusionpot.models.interaction import Interaction
 from fusionpot.models.product import FusionProduct, channel_irreps
 from fusionpot.models.readout import LinearStateReadout, MLPStateReadout
-from fusionpot.models.reference import copy_energy_normalisation, scaled_energies
 
 __all__ = ["FusionMACE"]
-
-#: keys the model reads
-REQUIRED_KEYS = (
-    keys.POSITIONS,
-    keys.SPECIES,
-    keys.EDGE_INDEX,
-    keys.EDGE_CELL_SHIFT,
-    keys.CELL,
-    keys.BATCH,
-    keys.PTR,
-)
 
 
 @compile_mode("script")
@@ -58,7 +45,7 @@ class Layer(torch.nn.Module):
 
 
 @compile_mode("script")
-class FusionMACE(torch.nn.Module):
+class FusionMACE(EnergyModel):
     """Per-atom and total energies of ``n_states`` electronic states.
 
     Per layer t: ``A = Σ_j R(r_ij) Y(r̂_ij) ⊗ W h_j`` (interaction), ``B = fusion(A [+1], h)``
@@ -71,20 +58,10 @@ class FusionMACE(torch.nn.Module):
     Forces and stress: wrap in :class:`~fusionpot.models.ForceOutput`.
     """
 
-    __jit_ignored_attributes__: ClassVar[list[str]] = ["config"]
-    reference_energies: torch.Tensor
-    scale: torch.Tensor
-    shift: torch.Tensor
-
     def __init__(self, config: FusionMACEConfig) -> None:
-        super().__init__()
         if not isinstance(config, FusionMACEConfig):
             raise TypeError(f"config must be a FusionMACEConfig, got {type(config).__name__}")
-        self.config = config
-        self.required_keys = list(REQUIRED_KEYS)  # an attribute, so TorchScript can loop over it
-        self.n_elements = len(config.elements)
-        self.n_states = config.n_states
-        self.r_max = config.r_max
+        super().__init__(config)
         dtype = config.torch_dtype
         c = config.channels
         with default_dtype(dtype):
@@ -131,29 +108,15 @@ class FusionMACE(torch.nn.Module):
                 )
                 self.layers.append(Layer(interaction, product, readout))
                 h_per_channel = out_per_channel
-        shape = (self.n_elements, config.n_states)
-        self.register_buffer("reference_energies", torch.zeros(shape, dtype=dtype))
-        self.register_buffer("scale", torch.ones(config.n_states, dtype=dtype))
-        self.register_buffer("shift", torch.zeros(config.n_states, dtype=dtype))
         self.to(dtype)
 
     def forward(self, data: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        for key in self.required_keys:
-            if key not in data:
-                raise ValueError(f"the graph dict has no '{key}' (see fusionpot.data.keys)")
+        self.check_inputs(data)
         positions = data[keys.POSITIONS]
-        if positions.dtype != self.reference_energies.dtype:
-            raise TypeError(
-                "positions are not in the model's dtype: build the graph with "
-                "dtype=model.config.torch_dtype"
-            )
-        species = data[keys.SPECIES]
         edge_index = data[keys.EDGE_INDEX]
-        batch = data[keys.BATCH]
-        node_attrs = torch.nn.functional.one_hot(species, self.n_elements).to(positions.dtype)
-
+        node_attrs = self.node_attributes(data)
         vectors = edge_vectors(
-            positions, data[keys.CELL], edge_index, data[keys.EDGE_CELL_SHIFT], batch
+            positions, data[keys.CELL], edge_index, data[keys.EDGE_CELL_SHIFT], data[keys.BATCH]
         )
         radial, harmonics = self.edge_embedding(vectors)
         h = self.node_embedding(node_attrs)
@@ -161,27 +124,4 @@ class FusionMACE(torch.nn.Module):
         for layer in self.layers:
             h, layer_energy = layer(node_attrs, h, radial, harmonics, edge_index)
             readout_sum = readout_sum + layer_energy
-
-        atomic_energy, energy = scaled_energies(
-            readout_sum,
-            species,
-            batch,
-            data[keys.PTR].shape[0] - 1,
-            self.reference_energies,
-            self.scale,
-            self.shift,
-        )
-        out = data.copy()
-        out[keys.ATOMIC_ENERGY] = atomic_energy
-        out[keys.ENERGY] = energy
-        return out
-
-    @torch.jit.unused
-    def set_energy_normalisation(
-        self, reference_energies: torch.Tensor, scale: torch.Tensor, shift: torch.Tensor
-    ) -> None:
-        """Set E0 [n_elements, n_states] eV, scale [n_states] eV and shift [n_states] eV."""
-        copy_energy_normalisation(self, reference_energies, scale, shift)
-
-    def extra_repr(self) -> str:
-        return f"{self.config}"
+        return self.energies(data, readout_sum)

@@ -26,11 +26,10 @@ from ase.data import atomic_numbers
 
 from fusionpot.data import keys
 from fusionpot.models._mace import MACE, RealAgnosticResidualInteractionBlock, compile_mode, o3
+from fusionpot.models.base import EnergyModel
 from fusionpot.models.config import ConfigDict, default_dtype, validate_common
 from fusionpot.models.embedding import edge_vectors
-from fusionpot.models.fusion_mace import REQUIRED_KEYS
 from fusionpot.models.product import channel_irreps
-from fusionpot.models.reference import copy_energy_normalisation, scaled_energies
 
 __all__ = ["MACEBaseline", "MACEConfig"]
 
@@ -73,7 +72,7 @@ class MACEConfig(ConfigDict):
 
 
 @compile_mode("script")
-class MACEBaseline(torch.nn.Module):
+class MACEBaseline(EnergyModel):
     """Stock MACE: per-atom and total energies of ``n_states`` states.
 
     ``E_i,s = E0[Z_i, s] + scale_s · Σ_t readout_t(h_i)_s + shift_s``, where readout_t
@@ -84,20 +83,10 @@ class MACEBaseline(torch.nn.Module):
     Forces and stress: wrap in :class:`~fusionpot.models.ForceOutput`.
     """
 
-    __jit_ignored_attributes__: ClassVar[list[str]] = ["config"]
-    reference_energies: torch.Tensor
-    scale: torch.Tensor
-    shift: torch.Tensor
-
     def __init__(self, config: MACEConfig) -> None:
-        super().__init__()
         if not isinstance(config, MACEConfig):
             raise TypeError(f"config must be a MACEConfig, got {type(config).__name__}")
-        self.config = config
-        self.required_keys = list(REQUIRED_KEYS)
-        self.n_elements = len(config.elements)
-        self.n_states = config.n_states
-        self.r_max = config.r_max
+        super().__init__(config)
         dtype = config.torch_dtype
         hidden = channel_irreps(config.hidden_irreps, config.channels)
         numbers = [atomic_numbers[e] for e in config.elements]
@@ -131,28 +120,16 @@ class MACEBaseline(torch.nn.Module):
         self.products = mace.products
         self.readouts = mace.readouts
         self.register_buffer("atomic_numbers", torch.tensor(numbers, dtype=torch.int64))
-        shape = (self.n_elements, config.n_states)
-        self.register_buffer("reference_energies", torch.zeros(shape, dtype=dtype))
-        self.register_buffer("scale", torch.ones(config.n_states, dtype=dtype))
-        self.register_buffer("shift", torch.zeros(config.n_states, dtype=dtype))
         self.to(dtype)
 
     def forward(self, data: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        for key in self.required_keys:
-            if key not in data:
-                raise ValueError(f"the graph dict has no '{key}' (see fusionpot.data.keys)")
+        self.check_inputs(data)
         positions = data[keys.POSITIONS]
-        if positions.dtype != self.reference_energies.dtype:
-            raise TypeError(
-                "positions are not in the model's dtype: build the graph with "
-                "dtype=model.config.torch_dtype"
-            )
         species = data[keys.SPECIES]
         edge_index = data[keys.EDGE_INDEX]
-        batch = data[keys.BATCH]
-        node_attrs = torch.nn.functional.one_hot(species, self.n_elements).to(positions.dtype)
+        node_attrs = self.node_attributes(data)
         vectors = edge_vectors(
-            positions, data[keys.CELL], edge_index, data[keys.EDGE_CELL_SHIFT], batch
+            positions, data[keys.CELL], edge_index, data[keys.EDGE_CELL_SHIFT], data[keys.BATCH]
         )
         lengths = torch.linalg.norm(vectors, dim=-1, keepdim=True)
         edge_attrs = self.spherical_harmonics(vectors)
@@ -179,26 +156,4 @@ class MACEBaseline(torch.nn.Module):
                 heads = torch.full_like(species, s)
                 per_state.append(readout(h, heads)[:, s])
             readout_sum = readout_sum + torch.stack(per_state, dim=1)
-        atomic_energy, energy = scaled_energies(
-            readout_sum,
-            species,
-            batch,
-            data[keys.PTR].shape[0] - 1,
-            self.reference_energies,
-            self.scale,
-            self.shift,
-        )
-        out = data.copy()
-        out[keys.ATOMIC_ENERGY] = atomic_energy
-        out[keys.ENERGY] = energy
-        return out
-
-    @torch.jit.unused
-    def set_energy_normalisation(
-        self, reference_energies: torch.Tensor, scale: torch.Tensor, shift: torch.Tensor
-    ) -> None:
-        """Set E0 [n_elements, n_states] eV, scale [n_states] eV and shift [n_states] eV."""
-        copy_energy_normalisation(self, reference_energies, scale, shift)
-
-    def extra_repr(self) -> str:
-        return f"{self.config}"
+        return self.energies(data, readout_sum)
