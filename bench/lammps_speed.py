@@ -43,23 +43,13 @@ ELEMENTS = ("H", "C")
 
 def export(path: Path, dtype: str) -> None:
     import torch
+    from _models import speed_model_config
 
     from fusionpot.export import export_model
-    from fusionpot.models import FusionMACEConfig, build_model
+    from fusionpot.models import build_model
 
     torch.manual_seed(0)
-    config = FusionMACEConfig(
-        elements=ELEMENTS,
-        r_max=5.0,
-        channels=32,
-        l_max=2,
-        hidden_irreps="0e+1o",
-        n_layers=2,
-        diagram="((A, A), A)",
-        avg_num_neighbors=20.0,
-        readout_mlp=16,
-        dtype=dtype,
-    )
+    config = speed_model_config(ELEMENTS, dtype)
     export_model(build_model(config), path)
 
 

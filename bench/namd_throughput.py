@@ -6,13 +6,11 @@ trajectories in one provider call per step, against the same trajectories run on
 time through an ASE-calculator-shaped wrapper of the same model. Also reports the share
 of the batched step's time spent outside the provider call (target ≤ 10 %).
 
-Models (``--model``): "fusion-mace" (default), a randomly initialised
-``fusionpot.models.FusionMACE`` (16 channels, hidden 0e+1o, l_max 2, 2 layers, S = 3), or
-"mace", a randomly initialised mace-torch MACE (32×0e+32×1o, l = 3, correlation 3,
-2 layers) with one readout per state. Either is wrapped by
-:class:`fusionpot.namd.providers.ModuleProvider`; to benchmark a trained model, return
-it from :class:`FusionMACEEnergies` (any callable positions [B, n, 3], numbers [n] →
-energies [B, S] eV will do).
+Models (``--model``): "fusion-mace" (default) or "mace" (stock mace-torch MACE through
+``fusionpot.models.MACEBaseline``), randomly initialised, S = 3 (see
+:func:`build_energy_model`), wrapped by :class:`GraphEnergies` and
+:class:`fusionpot.namd.providers.ModuleProvider`; to benchmark a trained model, wrap it in
+:class:`GraphEnergies` (or use ``fusionpot.namd.ExportedModelProvider``).
 
 Run on CPU with glibc's allocator tuned (DESIGN.md §5), e.g.::
 
@@ -29,7 +27,6 @@ from typing import ClassVar
 
 import ase.data
 import ase.io
-import numpy as np
 import torch
 from ase.calculators.calculator import Calculator, all_changes
 
@@ -39,100 +36,36 @@ DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "stilbene_mrsf_
 N_STATES = 3
 
 
-class MultiStateMACE(torch.nn.Module):
-    """A mace-torch MACE whose per-head readouts are the energies of S states.
+def build_energy_model(arch: str, elements: tuple[str, ...], dtype: str) -> torch.nn.Module:
+    """A randomly initialised fusionpot model of S = 3 states, 0, 3 and 4 eV apart.
 
-    forward(positions [B, n, 3] Å, numbers [n]) → energies [B, S] eV; the graph holds
-    every pair closer than r_max within each molecule (built on the model's device).
+    "fusion-mace": 16 channels, hidden 0e+1o, l_max 2, 2 layers; "mace": stock mace-torch
+    MACE (``fusionpot.models.MACEBaseline``), 32×0e+32×1o, l_max 3, correlation 3, 2 layers.
     """
+    from fusionpot.models import FusionMACEConfig, MACEConfig, build_model
 
-    def __init__(self, atomic_numbers: list[int], n_states: int, r_max: float = 5.0):
-        super().__init__()
-        # importing mace sets TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD for this process (benchmark only)
-        from mace.modules import MACE, RealAgnosticResidualInteractionBlock
-
-        from fusionpot._e3nn import o3
-
-        heads = [f"S{s}" for s in range(n_states)]
-        self.r_max = r_max
-        self.n_states = n_states
-        self.z_table = list(atomic_numbers)
-        self.mace = MACE(
-            r_max=r_max,
-            num_bessel=8,
-            num_polynomial_cutoff=5,
-            max_ell=3,
-            interaction_cls=RealAgnosticResidualInteractionBlock,
-            interaction_cls_first=RealAgnosticResidualInteractionBlock,
-            num_interactions=2,
-            num_elements=len(atomic_numbers),
-            hidden_irreps=o3.Irreps("32x0e + 32x1o"),
-            MLP_irreps=o3.Irreps("16x0e"),
-            atomic_energies=np.zeros((n_states, len(atomic_numbers))),
-            avg_num_neighbors=12.0,
-            atomic_numbers=atomic_numbers,
-            correlation=3,
-            gate=torch.nn.functional.silu,
-            heads=heads,
-        )
-
-    def forward(self, positions: torch.Tensor, numbers: torch.Tensor) -> torch.Tensor:
-        n_traj, n_atoms, _ = positions.shape
-        m = self.mace
-        table = torch.tensor(self.z_table, device=numbers.device)
-        species = (numbers[:, None] == table[None, :]).to(positions.dtype)
-        node_attrs = species.repeat(n_traj, 1)
-        flat = positions.reshape(-1, 3)
-        edge_index = _pairs_within(positions, self.r_max)
-        vectors = flat[edge_index[1]] - flat[edge_index[0]]
-        lengths = vectors.norm(dim=-1, keepdim=True)
-        node_feats = m.node_embedding(node_attrs)
-        edge_attrs = m.spherical_harmonics(vectors)
-        edge_feats, cutoff = m.radial_embedding(lengths, node_attrs, edge_index, m.atomic_numbers)
-        node_energy = positions.new_zeros(n_traj * n_atoms, self.n_states)
-        for layer, (interaction, product, readout) in enumerate(
-            zip(m.interactions, m.products, m.readouts, strict=True)
-        ):
-            node_feats, sc = interaction(
-                node_attrs=node_attrs,
-                node_feats=node_feats,
-                edge_attrs=edge_attrs,
-                edge_feats=edge_feats,
-                edge_index=edge_index,
-                cutoff=cutoff,
-                first_layer=layer == 0,
-            )
-            node_feats = product(node_feats=node_feats, sc=sc, node_attrs=node_attrs)
-            for s in range(self.n_states):  # readout per state (multi-head masking)
-                heads = torch.full((len(node_feats),), s, device=positions.device)
-                node_energy[:, s] = node_energy[:, s] + readout(node_feats, heads)[:, s]
-        # distinct states: offsets of 0, 3, 4 eV above the (random) ground state
-        offsets = torch.tensor([0.0, 3.0, 4.0], dtype=positions.dtype)[: self.n_states]
-        return node_energy.view(n_traj, n_atoms, -1).sum(dim=1) + offsets.to(positions.device)
+    common = {"elements": elements, "n_states": N_STATES, "avg_num_neighbors": 12.0}
+    if arch == "fusion-mace":
+        config = FusionMACEConfig(channels=16, l_max=2, n_layers=2, dtype=dtype, **common)
+    else:
+        config = MACEConfig(channels=32, l_max=3, correlation=3, dtype=dtype, **common)
+    model = build_model(config)
+    offsets = torch.tensor([0.0, 3.0, 4.0])[:N_STATES]
+    model.set_energy_normalisation(model.reference_energies, model.scale, offsets)
+    return model
 
 
-class FusionMACEEnergies(torch.nn.Module):
-    """Fusion-MACE (``fusionpot.models``) as positions [B, n, 3] Å, numbers [n] → energies
-    [B, S] eV: the graph dict of ``fusionpot.data.keys`` for B copies of one molecule, every
-    pair closer than r_max within a molecule, built on the model's device."""
+class GraphEnergies(torch.nn.Module):
+    """A fusionpot energy model as positions [B, n, 3] Å, numbers [n] → energies [B, S] eV:
+    the graph dict of ``fusionpot.data.keys`` for B copies of one molecule, every pair
+    closer than r_max within a molecule, built on the model's device."""
 
-    def __init__(self, elements: tuple[str, ...], n_states: int, dtype: str):
+    def __init__(self, model: torch.nn.Module):
         super().__init__()
         from fusionpot.data import keys
-        from fusionpot.models import FusionMACEConfig, build_model
 
-        config = FusionMACEConfig(
-            elements=elements,
-            channels=16,
-            l_max=2,
-            n_layers=2,
-            n_states=n_states,
-            avg_num_neighbors=12.0,
-            dtype=dtype,
-        )
-        self.keys, self.r_max = keys, config.r_max
-        self.numbers = [ase.data.atomic_numbers[e] for e in elements]
-        self.model = build_model(config)
+        self.keys, self.r_max, self.model = keys, model.r_max, model
+        self.numbers = [ase.data.atomic_numbers[e] for e in model.config.elements]
 
     def forward(self, positions: torch.Tensor, numbers: torch.Tensor) -> torch.Tensor:
         k, (n_traj, n_atoms, _) = self.keys, positions.shape
@@ -268,12 +201,8 @@ def main() -> None:
     atoms = ase.io.read(path, index=0)
     dtype = getattr(torch, args.dtype)
     torch.manual_seed(0)
-    if args.model == "fusion-mace":
-        elements = tuple(sorted(set(atoms.get_chemical_symbols())))
-        model = FusionMACEEnergies(elements, N_STATES, args.dtype).to(args.device)
-    else:
-        model = MultiStateMACE(sorted(set(atoms.get_atomic_numbers().tolist())), N_STATES)
-        model = model.to(device=args.device, dtype=dtype)
+    elements = tuple(sorted(set(atoms.get_chemical_symbols())))
+    model = GraphEnergies(build_energy_model(args.model, elements, args.dtype)).to(args.device)
     provider = ModuleProvider(model, N_STATES)
     options = DynamicsOptions(dt=0.5, coupling="ktdc", n_substeps=20)
     # baseline: the same kind of trajectories, one at a time, through an ASE calculator

@@ -9,12 +9,15 @@ and is then moved onto the destination with ``os.replace`` (atomic on POSIX).
 >>> atomic_write_text(path, "done")
 >>> path.read_text()
 'done'
+>>> mask = os.umask(0); _ = os.umask(mask)   # the usual permissions, not owner-only
+>>> path.stat().st_mode & 0o777 == 0o666 & ~mask
+True
 """
 
 from __future__ import annotations
 
 import os
-import tempfile
+import secrets
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -32,9 +35,9 @@ def atomic_write(path: str | os.PathLike[str], write: Callable[[Path], object]) 
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    tmp = Path(name)
+    # a fresh name, created by the writer itself, so the file gets the usual permissions
+    # (umask), not mkstemp's owner-only 0600
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
     try:
         write(tmp)
         with open(tmp, "rb") as fh:
