@@ -18,19 +18,72 @@ from ase.data import atomic_numbers
 
 from fusionpot.fusion.diagram import DiagramSyntaxError, FusionDiagram, parse_irreps_list
 
-__all__ = ["DTYPES", "LEAVES", "ConfigDict", "FusionMACEConfig", "default_dtype", "validate_common"]
+__all__ = ["DTYPES", "LEAVES", "ConfigDict", "FusionMACEConfig", "default_dtype"]
 
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
 #: leaf names a diagram may use: the one-particle basis A and the node's own features h
 LEAVES = ("A", "h")
 
 
+@dataclass(frozen=True)
 class ConfigDict:
-    """Shared by the architectures' frozen config dataclasses: dtype, plain-dict round trip."""
+    """The fields, checks and plain-dict round trip every architecture's config shares.
+
+    elements: chemical symbols the model knows, in species-index order.
+    r_max: cutoff in Å; n_radial: Bessel functions; cutoff_p: polynomial cutoff power.
+    channels: features per irrep; l_max: largest l of the edge spherical harmonics.
+    hidden_irreps: irreps of one channel of the node features, e.g. ``"0e+1o"``; the
+        model carries ``channels`` copies of each (the last layer keeps only ``0e``).
+    n_layers: message-passing layers (receptive field n_layers × r_max).
+    n_states: number of electronic states (1: ground-state potential).
+    avg_num_neighbors: normalisation of the neighbour sum.
+    radial_mlp: hidden sizes of the radial MLP; readout_mlp: hidden scalars per state in
+        the last readout.
+    dtype: ``"float32"`` or ``"float64"``.
+    """
 
     #: the architecture's name, recorded in checkpoints (``"fusion-mace"``, ``"mace"``)
     arch: ClassVar[str]
-    dtype: str
+    elements: tuple[str, ...]
+    r_max: float = 5.0
+    n_radial: int = 8
+    cutoff_p: int = 5
+    channels: int = 16
+    l_max: int = 2
+    hidden_irreps: str = "0e+1o"
+    n_layers: int = 2
+    n_states: int = 1
+    avg_num_neighbors: float = 1.0
+    radial_mlp: tuple[int, ...] = field(default=(64, 64, 64))
+    readout_mlp: int = 16
+    dtype: str = "float64"
+
+    def __post_init__(self) -> None:
+        # lists from YAML/JSON become tuples, so configs compare and hash as values
+        object.__setattr__(self, "elements", tuple(self.elements))
+        object.__setattr__(self, "radial_mlp", tuple(self.radial_mlp))
+        self._validate()
+
+    def _validate(self) -> None:
+        """Checks of the shared fields; an architecture extends it with its own."""
+        if not self.elements:
+            raise ValueError("elements must name at least one chemical symbol")
+        for symbol in self.elements:
+            if symbol not in atomic_numbers or symbol == "X":
+                raise ValueError(f"unknown chemical symbol {symbol!r} in elements")
+        if len(set(self.elements)) != len(self.elements):
+            raise ValueError(f"elements has repeats: {self.elements}")
+        positive = ("r_max", "n_radial", "channels", "n_layers", "n_states", "avg_num_neighbors")
+        for name in (*positive, "readout_mlp", "cutoff_p"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"{name} must be positive, got {getattr(self, name)!r}")
+        if self.l_max < 0:
+            raise ValueError(f"l_max must be >= 0, got {self.l_max}")
+        if self.dtype not in DTYPES:
+            raise ValueError(f"dtype must be one of {sorted(DTYPES)}, got {self.dtype!r}")
+        hidden = parse_irreps_list(self.hidden_irreps, "hidden_irreps")
+        if not any(ir.l == 0 and ir.p == 1 for ir in hidden):
+            raise ValueError(f"hidden_irreps {self.hidden_irreps!r} needs a 0e for the readout")
 
     @property
     def torch_dtype(self) -> torch.dtype:
@@ -38,12 +91,12 @@ class ConfigDict:
 
     def to_dict(self) -> dict[str, Any]:
         """Plain types only (lists, str, numbers): safe for YAML, JSON and torch.save."""
-        data = dataclasses.asdict(self)  # type: ignore[call-overload]
+        data = dataclasses.asdict(self)
         return {k: list(v) if isinstance(v, tuple) else v for k, v in data.items()}
 
     @classmethod
     def from_dict(cls: type[_C], data: dict[str, Any]) -> _C:
-        names = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+        names = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(data) - names)
         if unknown:
             raise ValueError(f"unknown {cls.__name__} fields {unknown}; known: {sorted(names)}")
@@ -55,14 +108,9 @@ _C = TypeVar("_C", bound=ConfigDict)
 
 @dataclass(frozen=True)
 class FusionMACEConfig(ConfigDict):
-    """Hyperparameters of :class:`~fusionpot.models.FusionMACE`.
+    """Hyperparameters of :class:`~fusionpot.models.FusionMACE`: the shared fields of
+    :class:`ConfigDict` and
 
-    elements: chemical symbols the model knows, in species-index order.
-    r_max: cutoff in Å; n_radial: Bessel functions; cutoff_p: polynomial cutoff power.
-    channels: features per irrep; l_max: largest l of the edge spherical harmonics.
-    hidden_irreps: irreps of one channel of the node features, e.g. ``"0e+1o"``; the
-        model carries ``channels`` copies of each (the last layer keeps only ``0e``).
-    n_layers: message-passing layers (receptive field n_layers × r_max).
     diagram: fusion tree over leaves ``A`` (one-particle basis) and ``h`` (the node's
         features entering the layer), without output irreps, e.g. ``"((A, A), (A, h))"``;
         each layer fuses into its own output irreps.
@@ -70,40 +118,16 @@ class FusionMACEConfig(ConfigDict):
     constant_leaf: append a constant ``1x0e`` to A so that every body order up to the
         diagram's is included (MACE's product basis is the caterpillar over A + 1).
     fusion_lmax: largest l on the diagram's internal edges (None: the block's default).
-    n_states: number of electronic states (1: ground-state potential).
-    avg_num_neighbors: normalisation of the neighbour sum.
-    radial_mlp: hidden sizes of the radial MLP; readout_mlp: hidden scalars per state in
-        the last readout.
-    dtype: ``"float32"`` or ``"float64"``.
     """
 
-    elements: tuple[str, ...]
-    r_max: float = 5.0
-    n_radial: int = 8
-    cutoff_p: int = 5
-    channels: int = 16
-    l_max: int = 2
-    hidden_irreps: str = "0e+1o"
-    n_layers: int = 2
     diagram: str = "((A, A), A)"
     weights: str = "vertex"
     constant_leaf: bool = True
     fusion_lmax: int | None = None
-    n_states: int = 1
-    avg_num_neighbors: float = 1.0
-    radial_mlp: tuple[int, ...] = field(default=(64, 64, 64))
-    readout_mlp: int = 16
-    dtype: str = "float64"
     arch: ClassVar[str] = "fusion-mace"
 
-    def __post_init__(self) -> None:
-        # lists from YAML/JSON become tuples, so configs compare and hash as values
-        object.__setattr__(self, "elements", tuple(self.elements))
-        object.__setattr__(self, "radial_mlp", tuple(self.radial_mlp))
-        self._validate()
-
     def _validate(self) -> None:
-        validate_common(self)
+        super()._validate()
         if self.weights not in ("path", "vertex"):
             raise ValueError(f"weights must be 'path' or 'vertex', got {self.weights!r}")
         if "->" in self.diagram:
@@ -119,33 +143,6 @@ class FusionMACEConfig(ConfigDict):
             raise ValueError(
                 f"diagram {self.diagram!r} must use leaf A and may use h; found {sorted(unknown)}"
             )
-
-
-def validate_common(config: Any) -> None:
-    """Checks shared by every architecture's config (elements, sizes, l_max, dtype, irreps).
-
-    ``config`` has the fields ``elements``, ``r_max``, ``n_radial``, ``cutoff_p``,
-    ``channels``, ``l_max``, ``hidden_irreps``, ``n_layers``, ``n_states``,
-    ``avg_num_neighbors``, ``readout_mlp`` and ``dtype``.
-    """
-    if not config.elements:
-        raise ValueError("elements must name at least one chemical symbol")
-    for symbol in config.elements:
-        if symbol not in atomic_numbers or symbol == "X":
-            raise ValueError(f"unknown chemical symbol {symbol!r} in elements")
-    if len(set(config.elements)) != len(config.elements):
-        raise ValueError(f"elements has repeats: {config.elements}")
-    positive = ("r_max", "n_radial", "channels", "n_layers", "n_states", "avg_num_neighbors")
-    for name in (*positive, "readout_mlp", "cutoff_p"):
-        if not getattr(config, name) > 0:
-            raise ValueError(f"{name} must be positive, got {getattr(config, name)!r}")
-    if config.l_max < 0:
-        raise ValueError(f"l_max must be >= 0, got {config.l_max}")
-    if config.dtype not in DTYPES:
-        raise ValueError(f"dtype must be one of {sorted(DTYPES)}, got {config.dtype!r}")
-    hidden = parse_irreps_list(config.hidden_irreps, "hidden_irreps")
-    if not any(ir.l == 0 and ir.p == 1 for ir in hidden):
-        raise ValueError(f"hidden_irreps {config.hidden_irreps!r} needs a 0e for the readout")
 
 
 @contextlib.contextmanager

@@ -17,7 +17,7 @@ force code), so both architectures train, save, export and run through one pipel
 """
 
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import ClassVar
 
 import numpy as np
@@ -27,7 +27,7 @@ from ase.data import atomic_numbers
 from fusionpot.data import keys
 from fusionpot.models._mace import MACE, RealAgnosticResidualInteractionBlock, compile_mode, o3
 from fusionpot.models.base import EnergyModel
-from fusionpot.models.config import ConfigDict, default_dtype, validate_common
+from fusionpot.models.config import ConfigDict, default_dtype
 from fusionpot.models.embedding import edge_vectors
 from fusionpot.models.product import channel_irreps
 
@@ -38,35 +38,18 @@ __all__ = ["MACEBaseline", "MACEConfig"]
 class MACEConfig(ConfigDict):
     """Hyperparameters of :class:`MACEBaseline` (mace-torch's names in brackets).
 
-    Field names and meanings match :class:`~fusionpot.models.FusionMACEConfig` where
-    both have them. elements; r_max Å; n_radial [num_bessel]; cutoff_p
-    [num_polynomial_cutoff]; channels [num_channels]; l_max [max_ell]; hidden_irreps per
-    channel, e.g. ``"0e+1o"`` [hidden_irreps = channels × these]; n_layers
-    [num_interactions]; correlation: body order − 1 of the product basis;
-    n_states [one head per state]; avg_num_neighbors; radial_mlp [radial_MLP];
-    readout_mlp: hidden scalars per state of the last readout [MLP_irreps]; dtype.
+    The fields are :class:`~fusionpot.models.config.ConfigDict`'s, with mace-torch's names:
+    n_radial [num_bessel], cutoff_p [num_polynomial_cutoff], channels [num_channels],
+    l_max [max_ell], hidden_irreps per channel [hidden_irreps = channels × these],
+    n_layers [num_interactions], n_states [one head per state], radial_mlp [radial_MLP],
+    readout_mlp [MLP_irreps]; and correlation: body order − 1 of the product basis.
     """
 
-    elements: tuple[str, ...]
-    r_max: float = 5.0
-    n_radial: int = 8
-    cutoff_p: int = 5
-    channels: int = 16
-    l_max: int = 2
-    hidden_irreps: str = "0e+1o"
-    n_layers: int = 2
     correlation: int = 3
-    n_states: int = 1
-    avg_num_neighbors: float = 1.0
-    radial_mlp: tuple[int, ...] = field(default=(64, 64, 64))
-    readout_mlp: int = 16
-    dtype: str = "float64"
     arch: ClassVar[str] = "mace"
 
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "elements", tuple(self.elements))
-        object.__setattr__(self, "radial_mlp", tuple(self.radial_mlp))
-        validate_common(self)
+    def _validate(self) -> None:
+        super()._validate()
         if not self.correlation >= 1:
             raise ValueError(f"correlation must be >= 1, got {self.correlation!r}")
 

@@ -110,11 +110,11 @@ def _model_config(config: TrainConfig, train: LabelledFrames) -> Any:
     arch = fields.pop("arch", "fusion-mace")
     if arch not in ARCHITECTURES:
         raise ValueError(f"unknown model arch {arch!r}; known: {sorted(ARCHITECTURES)}")
-    own = {f.name for f in dataclasses.fields(ARCHITECTURES[arch][0])}  # type: ignore[arg-type]
+    own = {f.name for f in dataclasses.fields(ARCHITECTURES[arch][0])}
     other = {
         f.name
         for config_class, _ in ARCHITECTURES.values()
-        for f in dataclasses.fields(config_class)  # type: ignore[arg-type]
+        for f in dataclasses.fields(config_class)
     }
     fields = {k: v for k, v in fields.items() if k in own or k not in other}
     if fields.get("elements") is None:
@@ -128,8 +128,8 @@ def _model_config(config: TrainConfig, train: LabelledFrames) -> Any:
     neighbours = fields.pop("avg_num_neighbors", None)
     model_config = ARCHITECTURES[arch][0].from_dict(fields)
     if neighbours is None:
-        neighbours = average_num_neighbors(train, model_config.r_max)  # type: ignore[attr-defined]
-    return dataclasses.replace(model_config, avg_num_neighbors=float(neighbours))  # type: ignore[type-var]
+        neighbours = average_num_neighbors(train, model_config.r_max)
+    return dataclasses.replace(model_config, avg_num_neighbors=float(neighbours))
 
 
 def _new_model(config: TrainConfig, train: LabelledFrames, device: torch.device) -> Any:
