@@ -78,6 +78,30 @@ def assert_equivariant(
             )
 
 
+def random_molecule(
+    n_atoms: int, seed: int, elements: tuple[str, ...] = ("H", "C", "O")
+) -> ase.Atoms:
+    """A random connected cluster: each atom 0.9–1.5 Å from an earlier one, no two closer
+    than 0.9 Å, elements drawn from ``elements`` (seeded)."""
+    rng = np.random.default_rng(seed)
+    positions = [np.zeros(3)]
+    while len(positions) < n_atoms:
+        candidate = positions[rng.integers(len(positions))] + rng.normal(size=3)
+        if min(np.linalg.norm(candidate - p) for p in positions) > 0.9:
+            positions.append(candidate)
+    return ase.Atoms(rng.choice(list(elements), n_atoms).tolist(), positions=positions)
+
+
+def random_crystal(seed: int) -> ase.Atoms:
+    """C, O, H, C in a small triclinic cell (edges 2.6–3 Å, rattled fcc sites): with a
+    cutoff of 3 Å or more every atom sees its own periodic images (seeded)."""
+    rng = np.random.default_rng(seed)
+    cell = np.diag([2.6, 2.8, 3.0]) + rng.uniform(-0.3, 0.3, (3, 3))
+    fractional = np.array([[0, 0, 0], [0.5, 0.5, 0], [0.5, 0, 0.5], [0, 0.5, 0.5]])
+    positions = (fractional + rng.uniform(-0.05, 0.05, (4, 3))) @ cell
+    return ase.Atoms(["C", "O", "H", "C"], positions=positions, cell=cell, pbc=True)
+
+
 def two_state_frames(n_frames: int, seed: int = 0) -> list[ase.Atoms]:
     """Labelled frames of two analytic "states", for testing training code (seeded).
 

@@ -26,6 +26,7 @@ from fusionpot.export import (
     load_exported,
 )
 from fusionpot.models import ForceOutput, MACEConfig, build_model, save_model
+from fusionpot.testing import random_crystal
 
 sys.path.insert(0, str(Path(__file__).parent / "data"))
 from make_tiny_model import ELEMENTS, PATH, tiny_model
@@ -43,15 +44,6 @@ def exported(eager, tmp_path_factory):
     path = tmp_path_factory.mktemp("export") / "tiny.pt"
     export_model(eager, path)
     return path
-
-
-def crystal(seed: int = 0) -> ase.Atoms:
-    """Four atoms in a small triclinic cell (2.6–3 Å, r_max 3 Å): atoms see their images."""
-    rng = np.random.default_rng(seed)
-    cell = np.diag([2.6, 2.8, 3.0]) + rng.uniform(-0.3, 0.3, (3, 3))
-    fractional = np.array([[0, 0, 0], [0.5, 0.5, 0], [0.5, 0, 0.5], [0, 0.5, 0.5]])
-    positions = (fractional + rng.uniform(-0.05, 0.05, (4, 3))) @ cell
-    return ase.Atoms(["C", "O", "H", "C"], positions=positions, cell=cell, pbc=True)
 
 
 def ethanol() -> ase.Atoms:
@@ -96,8 +88,8 @@ def test_metadata_and_attributes(exported, eager):
 def test_exported_equals_eager_all_states(exported, eager, name):
     structures = {
         "molecule": [ethanol()],
-        "crystal": [crystal()],
-        "batch": [ethanol(), crystal(), molecule("H2O")],
+        "crystal": [random_crystal(0)],
+        "batch": [ethanol(), random_crystal(0), molecule("H2O")],
     }[name]
     module, _ = load_exported(exported)
     graph = graph_of(structures)
@@ -115,7 +107,7 @@ def test_float32_export_agrees_to_1e_5(eager, tmp_path):
     path = tmp_path / "tiny32.pt"
     assert export_model(eager, path, dtype="float32")["dtype"] == "float32"
     module, _ = load_exported(path)
-    structures = [ethanol(), crystal()]
+    structures = [ethanol(), random_crystal(0)]
     actual = detached(module(graph_of(structures, torch.float32), -1, True, True))
     expected = detached(ForceOutput(eager)(graph_of(structures)))
     for key in (keys.ENERGY, keys.FORCES, keys.STRESS):
@@ -126,7 +118,7 @@ def test_float32_export_agrees_to_1e_5(eager, tmp_path):
 
 def test_state_selects_one_backward_pass(exported):
     module, _ = load_exported(exported)
-    graph = graph_of([crystal()])
+    graph = graph_of([random_crystal(0)])
     every = detached(module(graph, -1, True, True))
     for state in range(2):
         one = detached(module(graph, state, True, True))
@@ -166,7 +158,7 @@ def explicit_images(atoms: ase.Atoms, cutoff: float) -> tuple[ase.Atoms, np.ndar
 def test_explicit_ghosts_with_local_mask_equal_the_periodic_cell(exported):
     """LAMMPS's view: ghosts as explicit atoms, zero cell, only local energies count."""
     module, metadata = load_exported(exported)
-    periodic = crystal(3)
+    periodic = random_crystal(3)
     cluster, owners = explicit_images(periodic, metadata["n_layers"] * metadata["r_max"])
     assert len(cluster) > 100
     graph = graph_of([cluster])
@@ -208,7 +200,7 @@ print(json.loads(extra["metadata.json"])["format"])
 
 
 def test_loads_and_runs_with_torch_alone(exported, eager, tmp_path):
-    graph = graph_of([ethanol(), crystal()])
+    graph = graph_of([ethanol(), random_crystal(0)])
     torch.save(graph, tmp_path / "graph.pt")
     result = subprocess.run(
         [sys.executable, "-I", "-c", ISOLATED, str(exported), "graph.pt", "out.pt"],
@@ -291,7 +283,7 @@ def test_committed_tiny_model_is_what_the_script_makes(eager):
     if this fails, rerun ``python tests/data/make_tiny_model.py`` and commit the file."""
     module, metadata = load_exported(PATH)
     assert metadata["n_states"] == 2 and metadata["dtype"] == "float64"
-    graph = graph_of([ethanol(), crystal()])
+    graph = graph_of([ethanol(), random_crystal(0)])
     actual = detached(module(graph, -1, True, True))
     expected = detached(ForceOutput(eager)(graph))
     for key in (keys.ENERGY, keys.FORCES, keys.STRESS):
@@ -308,7 +300,7 @@ def test_stock_mace_exports_through_the_same_interface(tmp_path):
     metadata = export_model(model, tmp_path / "mace.pt")
     assert metadata["arch"] == "mace" and metadata["n_states"] == 2
     module, _ = load_exported(tmp_path / "mace.pt")
-    graph = graph_of([ethanol(), crystal()])
+    graph = graph_of([ethanol(), random_crystal(0)])
     actual = detached(module(graph, -1, True, True))
     expected = detached(ForceOutput(model)(graph))
     for key in (keys.ENERGY, keys.FORCES, keys.STRESS):

@@ -10,6 +10,7 @@ from scipy.spatial.transform import Rotation
 
 from fusionpot.data import atoms_to_graph, keys
 from fusionpot.models import ForceOutput, FusionMACEConfig, build_model
+from fusionpot.testing import random_crystal, random_molecule
 
 ELEMENTS = ("H", "C", "O")
 ATOL = 1e-9
@@ -48,26 +49,6 @@ def model():
     """A small three-state model with forces and stress (float64)."""
     torch.manual_seed(0)
     return ForceOutput(with_normalisation(build_model(small_config()), 1)).eval()
-
-
-def random_molecule(n_atoms: int, seed: int) -> ase.Atoms:
-    """Atoms 0.9–1.5 Å from an earlier atom, no two closer than 0.9 Å."""
-    rng = np.random.default_rng(seed)
-    positions = [np.zeros(3)]
-    while len(positions) < n_atoms:
-        candidate = positions[rng.integers(len(positions))] + rng.normal(size=3)
-        if min(np.linalg.norm(candidate - p) for p in positions) > 0.9:
-            positions.append(candidate)
-    return ase.Atoms(rng.choice(list(ELEMENTS), n_atoms).tolist(), positions=positions)
-
-
-def random_crystal(seed: int) -> ase.Atoms:
-    """Four atoms in a small triclinic cell: every atom sees its own images."""
-    rng = np.random.default_rng(seed)
-    cell = np.diag([2.6, 2.8, 3.0]) + rng.uniform(-0.3, 0.3, (3, 3))
-    fractional = np.array([[0, 0, 0], [0.5, 0.5, 0], [0.5, 0, 0.5], [0, 0.5, 0.5]])
-    positions = (fractional + rng.uniform(-0.05, 0.05, (4, 3))) @ cell
-    return ase.Atoms(["C", "O", "H", "C"], positions=positions, cell=cell, pbc=True)
 
 
 STRUCTURES = {"molecule": random_molecule(6, 0), "crystal": random_crystal(1)}

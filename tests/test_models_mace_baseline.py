@@ -21,6 +21,7 @@ from fusionpot.models import (
     load_model,
     save_model,
 )
+from fusionpot.testing import random_crystal, random_molecule
 
 ELEMENTS = ("H", "C", "O")
 CONFIG = MACEConfig(
@@ -50,31 +51,14 @@ def model() -> MACEBaseline:
     return model.eval()
 
 
-def molecule(seed: int = 0, n_atoms: int = 6) -> ase.Atoms:
-    """Atoms 0.9–1.5 Å from an earlier atom, none closer than 0.9 Å."""
-    rng = np.random.default_rng(seed)
-    positions = [np.zeros(3)]
-    while len(positions) < n_atoms:
-        candidate = positions[rng.integers(len(positions))] + rng.normal(size=3)
-        if min(np.linalg.norm(candidate - p) for p in positions) > 0.9:
-            positions.append(candidate)
-    return ase.Atoms(rng.choice(list(ELEMENTS), n_atoms).tolist(), positions=positions)
-
-
-def crystal(seed: int = 1) -> ase.Atoms:
-    rng = np.random.default_rng(seed)
-    cell = np.diag([2.6, 2.8, 3.0]) + rng.uniform(-0.3, 0.3, (3, 3))
-    fractional = np.array([[0, 0, 0], [0.5, 0.5, 0], [0.5, 0, 0.5], [0, 0.5, 0.5]])
-    positions = (fractional + rng.uniform(-0.05, 0.05, (4, 3))) @ cell
-    return ase.Atoms(["C", "O", "H", "C"], positions=positions, cell=cell, pbc=True)
-
-
 def run(module: torch.nn.Module, structures: list[ase.Atoms]) -> dict[str, torch.Tensor]:
     graph = atoms_to_graph(structures, ELEMENTS, CONFIG.r_max, dtype=torch.float64)
     return {k: v.detach() for k, v in module(graph).items()}
 
 
-@pytest.mark.parametrize("atoms", [molecule(), crystal()], ids=["molecule", "crystal"])
+@pytest.mark.parametrize(
+    "atoms", [random_molecule(6, 0), random_crystal(1)], ids=["molecule", "crystal"]
+)
 def test_rotation_and_inversion(model, atoms):
     forces_model = ForceOutput(model).eval()
     rotation = Rotation.random(random_state=np.random.default_rng(3)).as_matrix()
@@ -94,7 +78,7 @@ def test_rotation_and_inversion(model, atoms):
 
 
 def test_forces_are_finite_differences_of_each_state(model):
-    atoms, step = molecule(2, 5), 1e-5
+    atoms, step = random_molecule(5, 2), 1e-5
     forces = run(ForceOutput(model).eval(), [atoms])[keys.FORCES].numpy()
     for i in range(len(atoms)):
         for x in range(3):
@@ -108,7 +92,7 @@ def test_forces_are_finite_differences_of_each_state(model):
 
 
 def test_states_are_separate_heads_and_batching_is_exact(model):
-    a, b = molecule(4), crystal(5)
+    a, b = random_molecule(6, 4), random_crystal(5)
     together = run(model, [a, b])
     energies = torch.cat([run(model, [a])[keys.ENERGY], run(model, [b])[keys.ENERGY]])
     torch.testing.assert_close(together[keys.ENERGY], energies, rtol=0, atol=1e-10)
@@ -124,7 +108,7 @@ def test_save_load_and_torchscript(model, tmp_path):
     assert torch.load(path, weights_only=True)["arch"] == "mace"
     loaded = load_model(path)
     assert isinstance(loaded, MACEBaseline) and loaded.config == model.config
-    atoms = [molecule(6), crystal(7)]
+    atoms = [random_molecule(6, 6), random_crystal(7)]
     expected = run(ForceOutput(model).eval(), atoms)
     for candidate in (ForceOutput(loaded).eval(), jit_compile(ForceOutput(loaded).eval())):
         got = run(candidate, atoms)
