@@ -27,13 +27,13 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
+from _common import run_worker
 
 STILBENE = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "stilbene_mrsf_seed"
 ELEMENTS = ("H", "C")
@@ -43,7 +43,7 @@ CALCULATORS = ("fusion", "mace")
 def build_models(directory: Path, dtype: str) -> dict[str, int]:
     """Write fusion.pt (exported) and mace.model (pickled mace-torch MACE); parameter counts."""
     import torch
-    from _models import speed_model_config
+    from _common import speed_model_config
 
     from fusionpot.export import export_model
     from fusionpot.models import build_model
@@ -167,16 +167,7 @@ def main() -> None:
             environment["FUSIONPOT_MALLOC_TUNING"] = "1" if tuned else "0"
             for variable in ("MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_", "MALLOC_TOP_PAD_"):
                 environment.pop(variable, None)
-            run = subprocess.run(
-                [sys.executable, __file__, "--worker", json.dumps(spec)],
-                env=environment,
-                capture_output=True,
-                text=True,
-                check=False,
-            )
-            if run.returncode != 0:
-                sys.exit(f"worker failed:\n{run.stderr[-4000:]}")
-            for name, times in json.loads(run.stdout.strip().splitlines()[-1]).items():
+            for name, times in run_worker(__file__, spec, environment).items():
                 for label, steps in times.items():
                     results[tuned].setdefault(name, {}).setdefault(label, []).extend(steps)
     print(

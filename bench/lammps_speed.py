@@ -37,13 +37,14 @@ import time
 from pathlib import Path
 
 import numpy as np
+from _common import run_worker
 
 ELEMENTS = ("H", "C")
 
 
 def export(path: Path, dtype: str) -> None:
     import torch
-    from _models import speed_model_config
+    from _common import speed_model_config
 
     from fusionpot.export import export_model
     from fusionpot.models import build_model
@@ -173,16 +174,7 @@ def main() -> None:
         spec = {"model": str(model), "dtype": args.dtype, "threads": args.threads}
         spec["steps"] = args.steps
         env = {**os.environ, "OMP_NUM_THREADS": str(args.threads)}
-        worker = subprocess.run(
-            [sys.executable, __file__, "--worker", json.dumps(spec)],
-            env=env,
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        if worker.returncode != 0:
-            sys.exit(f"worker failed:\n{worker.stderr[-4000:]}")
-        python = json.loads(worker.stdout.strip().splitlines()[-1])
+        python = run_worker(__file__, spec, env)
         lammps = {}
         for ranks in (1, 2):
             workdir = root / f"ranks{ranks}"

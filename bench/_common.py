@@ -1,0 +1,41 @@
+"""What the speed benchmarks share: their Fusion-MACE model (random weights, comparable in
+size to the stock MACE of bench/ase_md.py: 32 channels, hidden 0e+1o, l_max 2, 2 layers)
+and running a script's own ``--worker`` mode in a fresh process."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+
+def speed_model_config(elements: tuple[str, ...], dtype: str):
+    """A ``FusionMACEConfig`` for timing (r_max 5 Å, diagram ((A, A), A), vertex weights)."""
+    from fusionpot.models import FusionMACEConfig
+
+    return FusionMACEConfig(
+        elements=elements,
+        r_max=5.0,
+        channels=32,
+        l_max=2,
+        hidden_irreps="0e+1o",
+        n_layers=2,
+        diagram="((A, A), A)",
+        avg_num_neighbors=20.0,
+        readout_mlp=16,
+        dtype=dtype,
+    )
+
+
+def run_worker(script: str, spec: dict, env: dict[str, str]) -> dict:
+    """Run ``python script --worker JSON(spec)`` with ``env``; its last stdout line (JSON)."""
+    run = subprocess.run(
+        [sys.executable, script, "--worker", json.dumps(spec)],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if run.returncode != 0:
+        sys.exit(f"worker failed:\n{run.stderr[-4000:]}")
+    return json.loads(run.stdout.strip().splitlines()[-1])
