@@ -19,7 +19,8 @@ go to ``--work-dir``, default ``runs/accuracy``, which git ignores):
 - ``acac``: acetylacetone, train_300K (450 / 50), test test_MD_300K.
 - ``3bpa``: train_300K (450 / 50), test the frames of train_mixedT not in train_300K
   (matched by a hash of the rounded geometry; its own test sets are not available here).
-- ``c6f6``: hexafluorobenzene S0/S1/S2 (PyRAI2MD), 950 / 50, test the other 2051 frames.
+- ``c6f6``: hexafluorobenzene S0/S1/S2 (PyRAI2MD), a seeded 80 / 10 / 10 split of the
+  3051 frames: 2441 train / 305 valid / 305 test.
 - ``butene``: cis-butene S0/S1/S2 (SPaiNN), 70 / 10, test the other 21 frames.
 
 Models: ``mace`` (mace-torch MACE, correlation 3) and Fusion-MACE with weights
@@ -54,8 +55,10 @@ Examples::
 from __future__ import annotations
 
 import argparse
+import fcntl
 import hashlib
 import json
+import multiprocessing
 import os
 import platform
 import statistics
@@ -64,6 +67,7 @@ import sys
 import time
 import warnings
 from collections.abc import Callable, Iterable
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -142,13 +146,13 @@ DATASETS: dict[str, Dataset] = {
     "aspirin": Dataset(_rmd17("aspirin"), 950, 50, (2.2, 6.6)),
     "acac": Dataset(_acac, 450, 50),
     "3bpa": Dataset(_3bpa, 450, 50),
-    "c6f6": Dataset(
+    "c6f6": Dataset(  # 80 / 10 / 10 of 3051 frames
         lambda: _all_then_split(
             read_pyrai2md(DATA / "multistate" / "hexafluorobenzene_s0s1s2_3051.json.tar.xz"),
-            1000,
+            2746,
         ),
-        950,
-        50,
+        2441,
+        305,
     ),
     "butene": Dataset(
         lambda: _all_then_split(
@@ -205,6 +209,10 @@ class Cell:
 
     def result_path(self, results: Path) -> Path:
         return results / "accuracy" / self.dataset / f"{self.name}.json"
+
+    def run_dir(self, work_dir: str) -> Path:
+        """Where the cell's training run (checkpoints, metrics, model) lives."""
+        return Path(work_dir) / "runs" / self.dataset / self.name
 
 
 def select_cells(args: argparse.Namespace) -> list[Cell]:
@@ -272,7 +280,7 @@ def run_cell(cell: Cell, args: argparse.Namespace) -> dict[str, Any]:
     """Train (resuming a killed run from its last epoch), test and time one cell."""
     torch.set_num_threads(args.threads)
     data = prepare_data(cell.dataset, Path(args.work_dir), args.n_test)
-    run_dir = Path(args.work_dir) / "runs" / cell.dataset / cell.name
+    run_dir = cell.run_dir(args.work_dir)
     config = train_config(cell, data, run_dir, args)
     resume = (run_dir / "checkpoint.pt").exists()
     result = run_training(config, run_dir, resume=resume, progress=not args.quiet)
@@ -284,8 +292,10 @@ def run_cell(cell: Cell, args: argparse.Namespace) -> dict[str, Any]:
         "epochs_run": result.epochs_run,
         "best_epoch": result.best_epoch,
         **evaluate(result.model_path, data["test"], args),
+        "timing_load_average": os.getloadavg()[0],
         "timing_ms": time_model(result.model_path, data["test"], args),
         "threads": args.threads,
+        "workers": args.workers,
         "malloc_tuned": "MALLOC_MMAP_THRESHOLD_" in os.environ,
         "machine": platform.processor() or platform.machine(),
         "torch": torch.__version__,
@@ -479,14 +489,28 @@ def render(records: Iterable[dict[str, Any]]) -> str:
         lines += ["", *_verdicts(rows), ""]
         if int(epochs) < 10:
             lines += [
-                f"Tiny budget ({epochs} epochs): every model is far from converged, so this "
-                "table checks the pipeline end to end and shows the seed spread; it says "
-                "nothing yet about which architecture is more accurate at convergence. Call "
-                "times were taken on a shared, heavily loaded 2-core machine (other jobs "
-                "running), so ratios of them are rough.",
+                f"Small budget ({epochs} epochs): every model is far from converged, so this "
+                "table compares how fast the architectures learn at equal cost and shows the "
+                "seed spread; it says nothing about which is more accurate at convergence.",
                 "",
             ]
+        lines += [_timing_note([r for _, cells in rows for r in cells]), ""]
     return "\n".join(lines)
+
+
+def _timing_note(records: list[dict[str, Any]]) -> str:
+    loads = [r["timing_load_average"] for r in records if "timing_load_average" in r]
+    if not loads:
+        return (
+            "Call times were taken on a shared, heavily loaded 2-core machine (other jobs "
+            "running), so ratios of them are rough."
+        )
+    return (
+        f"Call times were taken with other work on the machine (1-minute load average "
+        f"{min(loads):.1f}–{max(loads):.1f} on {os.cpu_count()} cores when timing began; "
+        f"up to {max(r.get('workers', 1) for r in records)} cells trained at once), so "
+        "ratios of them are rough."
+    )
 
 
 TIMINGS = ("molecule", "atoms26", "atoms26_x64")
@@ -549,7 +573,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--ema-decay", type=float, default=0.0, help="0: no EMA (EMA_NOTE)")
     parser.add_argument("--dtype", choices=("float32", "float64"), default="float64")
     parser.add_argument("--n-test", type=int, default=None, help="cap the test frames")
-    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=2, help="torch threads per worker")
+    parser.add_argument("--workers", type=int, default=1, help="cells trained at once")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--repeats", type=int, default=5, help="timing: fastest of N calls")
     parser.add_argument("--work-dir", default=str(REPO / "runs" / "accuracy"))
@@ -561,19 +586,54 @@ def main(argv: list[str] | None = None) -> int:
     # e3nn 0.4.4's o3.Linear, scripted when a model is built: harmless, and very noisy
     warnings.filterwarnings("ignore", message="The TorchScript type system")
     cells = [] if args.report else select_cells(args)
+    todo = []
     for cell in cells:
+        done = cell.result_path(args.results_dir).exists()
+        print(f"{'done' if done else 'todo'}    {cell.dataset}/{cell.name}")
+        if not done:
+            todo.append(cell)
+    if args.dry_run:
+        return 0
+    failed = run_grid(todo, args) if todo else 0
+    write_report(args.results_dir)
+    return 1 if failed else 0
+
+
+def run_grid(cells: list[Cell], args: argparse.Namespace) -> int:
+    """Run ``cells``, ``args.workers`` at a time, each in a fresh process; re-render the
+    report after every finished cell. Returns the number of cells that failed."""
+    for dataset in dict.fromkeys(cell.dataset for cell in cells):
+        prepare_data(dataset, Path(args.work_dir), args.n_test)  # once, not per worker
+    context = multiprocessing.get_context("spawn")
+    failed = 0
+    with ProcessPoolExecutor(args.workers, mp_context=context, max_tasks_per_child=1) as pool:
+        futures = {pool.submit(run_and_write, cell, args): cell for cell in cells}
+        for future in as_completed(futures):
+            cell = futures[future]
+            try:
+                print(f"{future.result():7} {cell.dataset}/{cell.name}", flush=True)
+            except Exception as error:  # one broken cell must not stop the grid
+                failed += 1
+                print(f"FAILED  {cell.dataset}/{cell.name}: {error!r}", flush=True)
+            write_report(args.results_dir)
+    return failed
+
+
+def run_and_write(cell: Cell, args: argparse.Namespace) -> str:
+    """One cell in a worker process: train, test, time, write its JSON. A lock on the
+    cell's run folder keeps two benchmark processes from training the same cell."""
+    warnings.filterwarnings("ignore", message="The TorchScript type system")
+    run_dir = cell.run_dir(args.work_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    with open(run_dir / ".lock", "w") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return "busy"  # another benchmark process is training this cell
         if cell.result_path(args.results_dir).exists():
-            print(f"done    {cell.dataset}/{cell.name}")
-            continue
-        if args.dry_run:
-            print(f"todo    {cell.dataset}/{cell.name}")
-            continue
-        print(f"running {cell.dataset}/{cell.name}", flush=True)
+            return "done"
         write_json(cell.result_path(args.results_dir), run_cell(cell, args))
-        write_report(args.results_dir)
-    if not args.dry_run:
-        write_report(args.results_dir)
-    return 0
+    return "ran"
 
 
 def write_report(results: Path) -> None:
