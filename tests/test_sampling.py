@@ -9,8 +9,10 @@ import pytest
 from ase import Atoms
 from ase.build import molecule
 from ase.calculators.emt import EMT
+from ase.io import read, write
 from ase.vibrations import Vibrations
 
+from fusionpot.cli import main as cli_main
 from fusionpot.sampling import (
     hot_md,
     interleave,
@@ -80,6 +82,26 @@ def test_seam_step_closes_a_linear_gap_exactly():
     assert e1 - e0 == pytest.approx(1.25)
     with pytest.raises(ValueError, match="forces_s0"):
         seam_steps(Atoms("H", info={"energy_s0": 0.0, "energy_s1": 1.0}))
+
+
+def test_seam_cli_climbs_past_frames_at_the_seam_and_parents_done(tmp_path):
+    """``fusionpot sample seam`` steps from the lowest gaps that are not at the seam
+    already and not stepped from before: repeated calls reach new parents."""
+    rng = np.random.default_rng(5)
+    frames = []
+    for k, gap in enumerate((0.05, 0.5, 3.0, 1.0, 0.02, 0.7)):
+        frame = Atoms("CH3", positions=rng.normal(size=(4, 3)))
+        frame.info.update(frame_id=f"f{k}", energy_s0=-1.0, energy_s1=-1.0 + gap)
+        frame.arrays["forces_s0"], frame.arrays["forces_s1"] = rng.normal(size=(2, 4, 3))
+        frames.append(frame)
+    labelled, out = tmp_path / "labels.extxyz", tmp_path / "seam.extxyz"
+    write(labelled, frames, format="extxyz")
+    args = ["sample", "seam", str(labelled), "-o", str(out), "--n-lowest", "2", "--scales", "1.0"]
+    parents = []
+    for _ in range(3):
+        assert cli_main([*args, "--max-gap", "2.6", "--min-gap", "0.1"]) == 0
+        parents.append([f.info["parent_id"] for f in read(out, ":")])
+    assert parents == [["f1", "f5"], ["f3", "f1", "f5"], ["f3", "f1", "f5"]]
 
 
 def test_pyramidalise_moves_the_centre_out_of_its_neighbours_plane():

@@ -21,7 +21,7 @@ from fusionpot._io import atomic_write_text
 from fusionpot.labels.store import read_frames
 from fusionpot.sampling.photoisomer import PhotoisomerPlan, photoisomer_subsets
 from fusionpot.sampling.pool import interleave
-from fusionpot.sampling.seam import seam_steps
+from fusionpot.sampling.seam import seam_parents, seam_steps
 
 NAME = "sample"
 HELP = "Sample geometries to label (photoisomerisation plan, seam steps)."
@@ -97,25 +97,27 @@ def _photoisomer(args: argparse.Namespace) -> int:
     return 0
 
 
+def _frame_name(frame: Atoms) -> str:
+    """A labelled frame's name: its ``frame_id``, or ``seed<k>`` for the seed set's."""
+    info = frame.info
+    return str(info["frame_id"]) if "frame_id" in info else f"seed{info.get('seed_index')}"
+
+
 def _seam(args: argparse.Namespace) -> int:
     missing = [str(path) for path in args.labelled if not path.exists()]
     if missing:
         raise ValueError(f"no such labelled file(s): {missing}")
     frames = [f for path in args.labelled for f in read_frames(path) if "forces_s1" in f.arrays]
     gaps = np.array([f.info["energy_s1"] - f.info["energy_s0"] for f in frames])
-    order = [int(i) for i in np.argsort(gaps) if gaps[i] < args.max_gap][: args.n_lowest]
-    order = [i for i in order if gaps[i] >= args.min_gap]
+    names = [_frame_name(f) for f in frames]
     existing = read_frames(args.output)
     done_parents = {str(f.info.get("parent_id", "")) for f in existing}
+    order = seam_parents(gaps, names, done_parents, args.n_lowest, args.min_gap, args.max_gap)
     scales = [float(s) for s in args.scales.split(",")]
     new = []
     for i in order:
-        info = frames[i].info
-        parent = str(info["frame_id"]) if "frame_id" in info else f"seed{info.get('seed_index')}"
-        if parent in done_parents:
-            continue
         for step in seam_steps(frames[i], scales):
-            step.info.update(subset="seam_step", parent_id=parent, parent_gap=float(gaps[i]))
+            step.info.update(subset="seam_step", parent_id=names[i], parent_gap=float(gaps[i]))
             new.append(step)
     if args.max_total is not None:
         new = new[: max(0, args.max_total - len(existing))]

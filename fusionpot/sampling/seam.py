@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 from ase import Atoms
 
-__all__ = ["seam_steps"]
+__all__ = ["seam_parents", "seam_steps"]
 
 
 def seam_steps(
@@ -36,3 +36,29 @@ def seam_steps(
         frame.info["seam_scale"] = float(scale)
         out.append(frame)
     return out
+
+
+def seam_parents(
+    gaps: Sequence[float],
+    names: Sequence[str],
+    done: set[str],
+    n_lowest: int,
+    min_gap: float,
+    max_gap: float,
+) -> list[int]:
+    """Indices of the next frames to step from: the ``n_lowest`` smallest gaps (eV) in
+    [``min_gap``, ``max_gap``) among frames whose ``names`` are not in ``done``.
+
+    Frames already at the seam (gap below ``min_gap``) and frames stepped from before are
+    passed over, so each call reaches further up the gap ladder instead of stopping at
+    the same few frames.
+
+    >>> seam_parents([0.05, 0.8, 0.4, 3.0, 0.6], ["a", "b", "c", "d", "e"], {"c"}, 2, 0.1, 2.6)
+    [4, 1]
+    """
+    candidates = [
+        i
+        for i in np.argsort(gaps, kind="stable")
+        if min_gap <= gaps[i] < max_gap and names[i] not in done
+    ]
+    return [int(i) for i in candidates[:n_lowest]]
