@@ -39,7 +39,7 @@ def seam_steps(
 
 
 def seam_parents(
-    gaps: Sequence[float],
+    gaps: Sequence[float] | np.ndarray,
     names: Sequence[str],
     done: set[str],
     n_lowest: int,
