@@ -58,6 +58,7 @@ import argparse
 import fcntl
 import hashlib
 import json
+import math
 import multiprocessing
 import os
 import platform
@@ -68,7 +69,8 @@ import time
 import warnings
 from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -83,6 +85,7 @@ from fusionpot.data.formats import write_extxyz
 from fusionpot.models import ForceOutput, load_model
 from fusionpot.train import evaluate as predict
 from fusionpot.train import read_frames, read_metrics_csv, run_training
+from fusionpot.train.loop import MODEL
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO.parent / "shared" / "data"
@@ -100,6 +103,8 @@ class Dataset:
     n_train: int
     n_valid: int
     published: tuple[float, float] | None = None  # MACE test MAE: energy meV, forces meV/Å
+    #: further test sets (name -> loader), e.g. extrapolation; evaluated, never trained on
+    extra_tests: dict[str, Callable[[], list[Atoms]]] = field(default_factory=dict)
 
 
 def _rmd17(molecule: str) -> Callable[[], tuple[list[Atoms], list[Atoms]]]:
@@ -130,9 +135,19 @@ def _3bpa() -> tuple[list[Atoms], list[Atoms]]:
     return train, [atoms for atoms in mixed if geometry_hash(atoms) not in seen]
 
 
+ACAC = DATA / "botnet" / "dataset_acac"
+
+
 def _acac() -> tuple[list[Atoms], list[Atoms]]:
-    folder = DATA / "botnet" / "dataset_acac"
-    return _extxyz(folder / "train_300K.xyz"), _extxyz(folder / "test_MD_300K.xyz")
+    return _extxyz(ACAC / "train_300K.xyz"), _extxyz(ACAC / "test_MD_300K.xyz")
+
+
+#: acetylacetone's extrapolation tests: MD at 600 K (energies and forces), the H-transfer
+#: and dihedral scans (energies only)
+ACAC_EXTRAPOLATION: dict[str, Callable[[], list[Atoms]]] = {
+    name: partial(_extxyz, ACAC / f"{name}.xyz")
+    for name in ("test_MD_600K", "test_H_transfer", "test_dihedral")
+}
 
 
 def _all_then_split(frames: list[Atoms], n_pool: int) -> tuple[list[Atoms], list[Atoms]]:
@@ -144,7 +159,7 @@ DATASETS: dict[str, Dataset] = {
     "ethanol": Dataset(_rmd17("ethanol"), 950, 50, (0.4, 2.1)),
     "malonaldehyde": Dataset(_rmd17("malonaldehyde"), 950, 50, (0.8, 4.1)),
     "aspirin": Dataset(_rmd17("aspirin"), 950, 50, (2.2, 6.6)),
-    "acac": Dataset(_acac, 450, 50),
+    "acac": Dataset(_acac, 450, 50, extra_tests=ACAC_EXTRAPOLATION),
     "3bpa": Dataset(_3bpa, 450, 50),
     "c6f6": Dataset(  # 80 / 10 / 10 of 3051 frames
         lambda: _all_then_split(
@@ -193,6 +208,10 @@ EMA_NOTE = (
 COMMON_MODEL = {"hidden_irreps": "0e+1o", "l_max": 2, "n_layers": 2, "r_max": 5.0}
 
 
+DEFAULT_LR = 0.01
+DEFAULT_BATCH_SIZE = 5  # frames per optimiser step, as MACE's rMD17 runs
+
+
 @dataclass(frozen=True)
 class Cell:
     dataset: str
@@ -201,11 +220,16 @@ class Cell:
     seed: int
     epochs: int
     ema_decay: float = 0.0
+    lr: float = DEFAULT_LR
+    batch_size: int = DEFAULT_BATCH_SIZE
 
     @property
     def name(self) -> str:
-        ema = f"_ema{self.ema_decay:g}" if self.ema_decay else ""
-        return f"{self.model}_{self.size}_seed{self.seed}_ep{self.epochs}{ema}"
+        """``<model>_<size>_seed<k>_ep<E>``, then whatever of the recipe is not the default."""
+        recipe = f"_ema{self.ema_decay:g}" if self.ema_decay else ""
+        recipe += f"_lr{self.lr:g}" if self.lr != DEFAULT_LR else ""
+        recipe += f"_bs{self.batch_size}" if self.batch_size != DEFAULT_BATCH_SIZE else ""
+        return f"{self.model}_{self.size}_seed{self.seed}_ep{self.epochs}{recipe}"
 
     def result_path(self, results: Path) -> Path:
         return results / "accuracy" / self.dataset / f"{self.name}.json"
@@ -218,6 +242,12 @@ class Cell:
 def select_cells(args: argparse.Namespace) -> list[Cell]:
     """The grid selected on the command line, cheapest cells first."""
     sizes = [min(args.sizes, key=list(SIZES).index)] if args.only_fast else args.sizes
+    recipe = {
+        "epochs": args.epochs,
+        "ema_decay": args.ema_decay,
+        "lr": args.lr,
+        "batch_size": args.batch_size,
+    }
     cells = []
     for dataset in args.dataset:
         seeds = args.seeds if args.seeds else ([0, 1, 2] if dataset == "ethanol" else [0])
@@ -226,7 +256,7 @@ def select_cells(args: argparse.Namespace) -> list[Cell]:
         for size in sorted(sizes, key=list(SIZES).index):
             for seed in seeds:
                 for model in args.models:
-                    cells.append(Cell(dataset, model, size, seed, args.epochs, args.ema_decay))
+                    cells.append(Cell(dataset, model, size, seed, **recipe))
     return cells
 
 
@@ -234,13 +264,18 @@ def select_cells(args: argparse.Namespace) -> list[Cell]:
 
 
 def prepare_data(name: str, work: Path, n_test: int | None) -> dict[str, Path]:
-    """train/valid/test extxyz files of a data set in ``work`` (written once, atomically)."""
+    """train/valid/test extxyz files of a data set in ``work``, and ``extra:<name>`` for
+    each of its extra test sets (each written once, atomically)."""
     folder = work / "data" / name
+    dataset = DATASETS[name]
+    extra = {f"extra:{key}": folder / f"extra_{key}.extxyz" for key in dataset.extra_tests}
+    for key, path in extra.items():
+        if not path.exists():
+            write_extxyz(path, dataset.extra_tests[key.removeprefix("extra:")]())
     paths = {split: folder / f"{split}.extxyz" for split in ("train", "valid")}
     paths["test"] = folder / (f"test_first{n_test}.extxyz" if n_test else "test.extxyz")
     if all(path.exists() for path in paths.values()):
-        return paths
-    dataset = DATASETS[name]
+        return {**paths, **extra}
     pool, test = dataset.load()
     if len(pool) < dataset.n_train + dataset.n_valid:
         raise ValueError(f"{name}: {len(pool)} frames, fewer than train + valid")
@@ -252,7 +287,7 @@ def prepare_data(name: str, work: Path, n_test: int | None) -> dict[str, Path]:
     }
     for split, frames in splits.items():
         write_extxyz(paths[split], frames)
-    return paths
+    return {**paths, **extra}
 
 
 def train_config(
@@ -268,8 +303,8 @@ def train_config(
         "data": {"train": str(data["train"]), "valid": str(data["valid"]), "test_fraction": 0.0},
         "training": {
             "epochs": cell.epochs,
-            "batch_size": args.batch_size,
-            "lr": args.lr,
+            "batch_size": cell.batch_size,
+            "lr": cell.lr,
             "scheduler": "none" if cell.epochs < 10 else "plateau",
             "ema_decay": cell.ema_decay,  # see EMA_NOTE
         },
@@ -291,7 +326,7 @@ def run_cell(cell: Cell, args: argparse.Namespace) -> dict[str, Any]:
         "train_wall_s": sum(row["time_s"] for row in epochs),
         "epochs_run": result.epochs_run,
         "best_epoch": result.best_epoch,
-        **evaluate(result.model_path, data["test"], args),
+        **evaluate(result.model_path, data, args),
         "timing_load_average": os.getloadavg()[0],
         "timing_ms": time_model(result.model_path, data["test"], args),
         "threads": args.threads,
@@ -304,16 +339,36 @@ def run_cell(cell: Cell, args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
-def evaluate(model_path: Path, test: Path, args: argparse.Namespace) -> dict[str, Any]:
-    """Test-set errors of the trained model: MAE per state and averaged over states."""
+def evaluate(model_path: Path, data: dict[str, Path], args: argparse.Namespace) -> dict[str, Any]:
+    """Parameter counts and test-set errors of the trained model (:func:`test_errors`);
+    ``extra_tests``: the same errors on each extra test set of the data set."""
     model = load_model(model_path, device=args.device)
+    return {
+        "n_params": sum(p.numel() for p in model.parameters()),
+        "n_product_params": product_parameters(model),
+        **test_errors(model, data["test"], args),
+        "extra_tests": extra_test_errors(model, data, args),
+    }
+
+
+def extra_test_errors(
+    model: torch.nn.Module, data: dict[str, Path], args: argparse.Namespace
+) -> dict[str, dict[str, Any]]:
+    """:func:`test_errors` on each ``extra:<name>`` file of ``data``, by name."""
+    return {
+        key.removeprefix("extra:"): test_errors(model, path, args)
+        for key, path in data.items()
+        if key.startswith("extra:")
+    }
+
+
+def test_errors(model: torch.nn.Module, test: Path, args: argparse.Namespace) -> dict[str, Any]:
+    """MAE per state and averaged over states (NaN where the set has no such label)."""
     frames = read_frames(test)
     predictions = predict(model, frames, batch_size=32, device=args.device)
     metrics = predictions.errors.metrics()
     energy_abs = np.where(frames.energy_mask, np.abs(predictions.energy - frames.energy), np.nan)
     return {
-        "n_params": sum(p.numel() for p in model.parameters()),
-        "n_product_params": product_parameters(model),
         "n_test": len(frames),
         "n_atoms": len(frames.frames[0]),
         "n_states": frames.n_states,
@@ -343,8 +398,8 @@ def time_model(model_path: Path, test: Path, args: argparse.Namespace) -> dict[s
     wrapped = ForceOutput(model, compute_stress=False)
     elements = list(model.config.elements)
     dtype = model.config.torch_dtype
-    molecule = read(test, 0)
-    stilbene = _relabelled(read(STILBENE, 0), elements)
+    molecule = _first_frame(test)
+    stilbene = _relabelled(_first_frame(STILBENE), elements)
     out = {}
     for label, structures in (
         ("molecule", [molecule]),
@@ -352,8 +407,14 @@ def time_model(model_path: Path, test: Path, args: argparse.Namespace) -> dict[s
         ("atoms26_x64", [stilbene] * 64),
     ):
         graph = atoms_to_graph(structures, elements, model.config.r_max, dtype, args.device)
-        out[label] = 1000 * _fastest(lambda g=graph: wrapped(g), args.repeats)
+        out[label] = 1000 * _fastest(partial(wrapped, graph), args.repeats)
     return out
+
+
+def _first_frame(path: Path) -> Atoms:
+    atoms = read(path, 0)
+    assert isinstance(atoms, Atoms)
+    return atoms
 
 
 def _relabelled(atoms: Atoms, elements: list[str]) -> Atoms:
@@ -431,11 +492,18 @@ def _stat(values: list[float], digits: int) -> str:
 
 
 def _group(records: Iterable[dict[str, Any]]) -> dict[tuple[str, ...], list[dict[str, Any]]]:
-    """Records by (dataset, epochs, n_test, EMA decay, size, model): seeds pooled."""
+    """Records by (dataset, epochs, n_test, EMA decay, lr and batch size, size, model):
+    seeds pooled."""
     groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
     for record in records:
-        cell = record["cell"]
-        recipe = (str(cell["epochs"]), str(record["n_test"]), f"{cell.get('ema_decay', 0.0):g}")
+        cell, training = record["cell"], record["config"]["training"]
+        optim = f"lr {training['lr']:g}, {training['batch_size']} frames per step"
+        recipe = (
+            str(cell["epochs"]),
+            str(record["n_test"]),
+            f"{cell.get('ema_decay', 0.0):g}",
+            optim,
+        )
         groups.setdefault((cell["dataset"], *recipe, cell["size"], cell["model"]), []).append(
             record
         )
@@ -446,14 +514,16 @@ def render(records: Iterable[dict[str, Any]]) -> str:
     """The Markdown report: one table per (data set, budget), then who wins where."""
     groups = _group(records)
     lines = [HEADER, EMA_NOTE, ""]
-    tables = sorted({key[:4] for key in groups}, key=lambda k: (k[0], int(k[1]), k[2], k[3]))
-    for dataset, epochs, n_test, ema in tables:
-        rows = [(k, v) for k, v in groups.items() if k[:4] == (dataset, epochs, n_test, ema)]
-        rows.sort(key=lambda kv: (list(SIZES).index(kv[0][4]), list(MODELS).index(kv[0][5])))
+    tables = sorted({key[:5] for key in groups}, key=lambda k: (k[0], int(k[1]), *k[2:]))
+    for table in tables:
+        dataset, epochs, n_test, ema, optim = table
+        rows = [(k, v) for k, v in groups.items() if k[:5] == table]
+        rows.sort(key=lambda kv: (list(SIZES).index(kv[0][5]), list(MODELS).index(kv[0][6])))
         first = rows[0][1][0]
+        budget = f"{epochs} epoch{'' if epochs == '1' else 's'}"
         lines += [
-            f"## {dataset}: {epochs} epochs, {first['config']['training']['batch_size']} frames "
-            f"per step, {'no EMA' if ema == '0' else f'EMA {ema}'}, {n_test} test frames "
+            f"## {dataset}: {budget}, {optim}, "
+            f"{'no EMA' if ema == '0' else f'EMA {ema}'}, {n_test} test frames "
             f"({first['n_atoms']} atoms, "
             f"{first['n_states']} state{'s' if first['n_states'] > 1 else ''})",
             "",
@@ -486,16 +556,53 @@ def render(records: Iterable[dict[str, Any]]) -> str:
                 f"| MACE, published (Batatia et al. 2022) | | | large | | | | thousands (GPU) | "
                 f"{energy} | {energy / first['n_atoms']:.2f} | {forces} | | | | |"
             )
-        lines += ["", *_verdicts(rows), ""]
+        lines += ["", *_verdicts(rows), "", *_extra_tests_table(dataset, rows)]
         if int(epochs) < 10:
             lines += [
-                f"Small budget ({epochs} epochs): every model is far from converged, so this "
+                f"Small budget ({budget}): every model is far from converged, so this "
                 "table compares how fast the architectures learn at equal cost and shows the "
                 "seed spread; it says nothing about which is more accurate at convergence.",
                 "",
             ]
         lines += [_timing_note([r for _, cells in rows for r in cells]), ""]
     return "\n".join(lines)
+
+
+def _extra_tests_table(
+    dataset: str, rows: list[tuple[tuple[str, ...], list[dict[str, Any]]]]
+) -> list[str]:
+    """Errors on the data set's extra test sets (never trained on), by model; a force
+    column only where the set has forces."""
+    records = [r for _, cells in rows for r in cells]
+    names = [
+        n
+        for n in DATASETS[dataset].extra_tests
+        if any(n in r.get("extra_tests", {}) for r in records)
+    ]
+    if not names:
+        return []
+    columns: list[tuple[str, str, str]] = []  # (test set, field, header)
+    for name in names:
+        columns.append((name, "energy_mae_meV", f"{name}: E MAE meV"))
+        if any(
+            not math.isnan(r["extra_tests"][name]["forces_mae_meV_per_A"])
+            for r in records
+            if name in r.get("extra_tests", {})
+        ):
+            columns.append((name, "forces_mae_meV_per_A", f"{name}: F MAE meV/Å"))
+    lines = [
+        f"Extra test sets of {dataset} (never trained on; the same models as above):",
+        "",
+        "| model | size | seeds | " + " | ".join(c[2] for c in columns) + " |",
+        "|" + "---|" * (3 + len(columns)),
+    ]
+    for (*_, size, model), cells in rows:
+        have = [r for r in cells if set(names) <= set(r.get("extra_tests", {}))]
+        if have:
+            values = [model, size, ",".join(str(r["cell"]["seed"]) for r in have)]
+            values += [_stat([r["extra_tests"][n][f] for r in have], 1) for n, f, _ in columns]
+            lines.append("| " + " | ".join(values) + " |")
+    return [*lines, ""]
 
 
 def _timing_note(records: list[dict[str, Any]]) -> str:
@@ -568,8 +675,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--only-fast", action="store_true", help="smallest size, first seed")
     parser.add_argument("--epochs", type=int, default=50)
-    parser.add_argument("--batch-size", type=int, default=5)
-    parser.add_argument("--lr", type=float, default=0.01)
+    parser.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE)
+    parser.add_argument("--lr", type=float, default=DEFAULT_LR)
     parser.add_argument("--ema-decay", type=float, default=0.0, help="0: no EMA (EMA_NOTE)")
     parser.add_argument("--dtype", choices=("float32", "float64"), default="float64")
     parser.add_argument("--n-test", type=int, default=None, help="cap the test frames")
@@ -592,11 +699,32 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{'done' if done else 'todo'}    {cell.dataset}/{cell.name}")
         if not done:
             todo.append(cell)
+        elif not args.dry_run:
+            add_missing_extra_tests(cell, args)
     if args.dry_run:
         return 0
     failed = run_grid(todo, args) if todo else 0
     write_report(args.results_dir)
     return 1 if failed else 0
+
+
+def add_missing_extra_tests(cell: Cell, args: argparse.Namespace) -> None:
+    """Evaluate a finished cell's trained model (kept in its run folder) on the extra test
+    sets its JSON lacks, e.g. sets added to the data set after the cell ran."""
+    path = cell.result_path(args.results_dir)
+    record = json.loads(path.read_text())
+    known = record.get("extra_tests", {})
+    if set(DATASETS[cell.dataset].extra_tests) <= set(known):
+        return
+    model_path = cell.run_dir(args.work_dir) / MODEL
+    if not model_path.exists():
+        print(f"        no {model_path}: extra test sets of {cell.name} not evaluated")
+        return
+    data = prepare_data(cell.dataset, Path(args.work_dir), args.n_test)
+    model = load_model(model_path, device=args.device)
+    record["extra_tests"] = {**known, **extra_test_errors(model, data, args)}
+    write_json(path, record)
+    print(f"        extra test sets of {cell.name} evaluated")
 
 
 def run_grid(cells: list[Cell], args: argparse.Namespace) -> int:
