@@ -1,11 +1,14 @@
 """Accuracy benchmark: Fusion-MACE against stock MACE, same data, split, seeds and budget.
 
-One *cell* is (data set, model, size, seed, epochs). Each finished cell writes one JSON
-file, ``bench/results/accuracy/<dataset>/<model>_<size>_seed<k>_ep<E>.json`` (atomic:
+One *cell* is (data set, model, size, seed, epochs, recipe). Each finished cell writes one
+JSON file, ``bench/results/accuracy/<dataset>/<model>_<size>_seed<k>_ep<E>.json`` (the
+EMA decay, lr and batch size are appended where not the default; atomic:
 temp file + ``os.replace``); a rerun skips finished cells and continues an interrupted
 cell from its last finished epoch (``fusionpot.train`` checkpoints), so the script can be
-stopped and resumed across sessions. After every cell, and with ``--report``, every JSON
-present is rendered into ``bench/results/accuracy.md``. Training is
+stopped and resumed across sessions; ``--workers N`` trains N cells at once, each in its
+own process (a lock on the cell's run folder keeps two benchmark processes off the same
+cell). After every cell, and with ``--report``, every JSON present is rendered into
+``bench/results/accuracy.md``. Training is
 ``fusionpot.train.run_training`` (what ``fusionpot train`` runs), stock MACE as
 ``arch: mace`` in the same pipeline; AdamW, lr 0.01, 5 frames per step, no EMA unless
 ``--ema-decay`` (see ``EMA_NOTE``), no schedule below 10 epochs (plateau from 10), float64.
@@ -16,7 +19,10 @@ go to ``--work-dir``, default ``runs/accuracy``, which git ignores):
 - ``ethanol``, ``malonaldehyde``, ``aspirin``: rMD17 split 01; 950 train / 50 valid from
   the 1000 training frames (seeded permutation, the same for every model), test on the
   1000 test frames (``--n-test`` caps it).
-- ``acac``: acetylacetone, train_300K (450 / 50), test test_MD_300K.
+- ``acac``: acetylacetone, train_300K (450 / 50), test test_MD_300K; also evaluated on
+  the extrapolation sets test_MD_600K, test_H_transfer and test_dihedral (the scans have
+  energies only). Cells finished before a data set gained extra sets get them evaluated
+  from their kept models on the next run.
 - ``3bpa``: train_300K (450 / 50), test the frames of train_mixedT not in train_300K
   (matched by a hash of the rounded geometry; its own test sets are not available here).
 - ``c6f6``: hexafluorobenzene S0/S1/S2 (PyRAI2MD), a seeded 80 / 10 / 10 split of the
@@ -35,6 +41,15 @@ lacks are relabelled to its last element) and a batch of 64 of them.
 
 Examples::
 
+    # the grid committed on 2026-12-02, about 1000 optimiser steps for every data set
+    # (5 epochs of 950 frames, 2 of 2441, 10 of 450), two chains of one worker each on
+    # a 2-core CPU, with the common options
+    #   --sizes tiny small --threads 1 --workers 1 --repeats 3 --quiet
+    # and the malloc settings below; about two hours in all:
+    python bench/accuracy.py --dataset ethanol --epochs 5 ...     # chain A
+    python bench/accuracy.py --dataset malonaldehyde aspirin --epochs 5 ...
+    python bench/accuracy.py --dataset c6f6 --epochs 2 ...        # chain B, at once
+    python bench/accuracy.py --dataset acac 3bpa --epochs 10 ...
     # the tiny-budget check committed on 2026-12-02 (ethanol, 2 epochs, 1 thread on a busy
     # 2-core machine: 31 min for the first command, 12 min for the second)
     nice -n 19 python bench/accuracy.py --dataset ethanol --sizes tiny --seeds 0 1 2 \
@@ -43,11 +58,11 @@ Examples::
         --epochs 2 --threads 1
     # one quick cell per model: smallest size, first seed
     python bench/accuracy.py --dataset ethanol --only-fast --epochs 2
-    # the full grid (5 models x small, medium; 3 seeds for ethanol; 7 data sets), in the
+    # the long grid (5 models x small, medium; 3 seeds for ethanol; 7 data sets), in the
     # background, resumable (days on 2 CPU cores; hours on a GPU with --device cuda)
     MALLOC_MMAP_THRESHOLD_=4294967296 MALLOC_TRIM_THRESHOLD_=8589934592 \
     MALLOC_TOP_PAD_=1073741824 nohup nice -n 19 python bench/accuracy.py --epochs 50 \
-        --threads 2 --quiet > runs/accuracy.log 2>&1 &
+        --threads 1 --workers 2 --quiet > runs/accuracy.log 2>&1 &
     python bench/accuracy.py --dry-run     # which cells are done, which are to do
     python bench/accuracy.py --report      # re-render the table from finished cells
 """
