@@ -71,20 +71,16 @@ from __future__ import annotations
 
 import argparse
 import fcntl
-import hashlib
 import json
-import math
 import multiprocessing
 import os
 import platform
-import statistics
 import subprocess
 import sys
 import time
 import warnings
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -95,163 +91,26 @@ from ase import Atoms
 from ase.io import read
 
 from fusionpot._io import atomic_write_text
-from fusionpot.data import atoms_to_graph, read_pyrai2md, read_rmd17, read_spainn
+from fusionpot.data import atoms_to_graph
 from fusionpot.data.formats import write_extxyz
 from fusionpot.models import ForceOutput, load_model
 from fusionpot.train import evaluate as predict
 from fusionpot.train import read_frames, read_metrics_csv, run_training
 from fusionpot.train.loop import MODEL
 
-REPO = Path(__file__).resolve().parents[1]
-DATA = REPO.parent / "shared" / "data"
-RESULTS = REPO / "bench" / "results"
-STILBENE = DATA / "stilbene_mrsf_seed" / "stilbene_mrsf_seed.extxyz"
-
-# ---------------------------------------------------------------- data sets
-
-
-@dataclass(frozen=True)
-class Dataset:
-    """How to get (train + valid pool, test) frames, and how to split the pool."""
-
-    load: Callable[[], tuple[list[Atoms], list[Atoms]]]
-    n_train: int
-    n_valid: int
-    published: tuple[float, float] | None = None  # MACE test MAE: energy meV, forces meV/Å
-    #: further test sets (name -> loader), e.g. extrapolation; evaluated, never trained on
-    extra_tests: dict[str, Callable[[], list[Atoms]]] = field(default_factory=dict)
-
-
-def _rmd17(molecule: str) -> Callable[[], tuple[list[Atoms], list[Atoms]]]:
-    folder = DATA / "rmd17"
-    return lambda: (
-        read_rmd17(folder / f"rmd17_{molecule}_train_01.npz"),
-        read_rmd17(folder / f"rmd17_{molecule}_test_01.npz"),
-    )
-
-
-def _extxyz(path: Path) -> list[Atoms]:
-    """Frames of a labelled extxyz file (ASE keeps energy and forces on a calculator)."""
-    frames = read(path, ":")
-    assert isinstance(frames, list)
-    return frames
-
-
-def geometry_hash(atoms: Atoms, decimals: int = 5) -> str:
-    """Hash of the atomic numbers and the positions rounded to ``decimals`` Å."""
-    rounded = np.round(atoms.positions, decimals) + 0.0  # + 0.0 turns -0.0 into 0.0
-    return hashlib.sha1(atoms.numbers.tobytes() + rounded.tobytes()).hexdigest()
-
-
-def _3bpa() -> tuple[list[Atoms], list[Atoms]]:
-    train = _extxyz(DATA / "botnet" / "dataset_3BPA" / "train_300K.xyz")
-    seen = {geometry_hash(atoms) for atoms in train}
-    mixed = _extxyz(DATA / "botnet" / "dataset_3BPA" / "train_mixedT.xyz")
-    return train, [atoms for atoms in mixed if geometry_hash(atoms) not in seen]
-
-
-ACAC = DATA / "botnet" / "dataset_acac"
-
-
-def _acac() -> tuple[list[Atoms], list[Atoms]]:
-    return _extxyz(ACAC / "train_300K.xyz"), _extxyz(ACAC / "test_MD_300K.xyz")
-
-
-#: acetylacetone's extrapolation tests: MD at 600 K (energies and forces), the H-transfer
-#: and dihedral scans (energies only)
-ACAC_EXTRAPOLATION: dict[str, Callable[[], list[Atoms]]] = {
-    name: partial(_extxyz, ACAC / f"{name}.xyz")
-    for name in ("test_MD_600K", "test_H_transfer", "test_dihedral")
-}
-
-
-def _all_then_split(frames: list[Atoms], n_pool: int) -> tuple[list[Atoms], list[Atoms]]:
-    order = np.random.default_rng(0).permutation(len(frames))
-    return [frames[i] for i in order[:n_pool]], [frames[i] for i in order[n_pool:]]
-
-
-DATASETS: dict[str, Dataset] = {
-    "ethanol": Dataset(_rmd17("ethanol"), 950, 50, (0.4, 2.1)),
-    "malonaldehyde": Dataset(_rmd17("malonaldehyde"), 950, 50, (0.8, 4.1)),
-    "aspirin": Dataset(_rmd17("aspirin"), 950, 50, (2.2, 6.6)),
-    "acac": Dataset(_acac, 450, 50, extra_tests=ACAC_EXTRAPOLATION),
-    "3bpa": Dataset(_3bpa, 450, 50),
-    "c6f6": Dataset(  # 80 / 10 / 10 of 3051 frames
-        lambda: _all_then_split(
-            read_pyrai2md(DATA / "multistate" / "hexafluorobenzene_s0s1s2_3051.json.tar.xz"),
-            2746,
-        ),
-        2441,
-        305,
-    ),
-    "butene": Dataset(
-        lambda: _all_then_split(
-            read_spainn(DATA / "multistate" / "cis-butene_3singlets_101.db"), 80
-        ),
-        70,
-        10,
-    ),
-}
-
-# ---------------------------------------------------------------- models
-
-
-MODELS: dict[str, dict[str, Any]] = {
-    "mace": {"arch": "mace", "correlation": 3},
-    "fusion-vertex-aaa": {"arch": "fusion-mace", "diagram": "((A, A), A)", "weights": "vertex"},
-    "fusion-path-aaa": {"arch": "fusion-mace", "diagram": "((A, A), A)", "weights": "path"},
-    "fusion-vertex-aaah": {
-        "arch": "fusion-mace",
-        "diagram": "((A, A), (A, h))",
-        "weights": "vertex",
-    },
-    "fusion-path-aaah": {"arch": "fusion-mace", "diagram": "((A, A), (A, h))", "weights": "path"},
-}
-SIZES: dict[str, dict[str, Any]] = {
-    "tiny": {"channels": 8},
-    "small": {"channels": 16},
-    "medium": {"channels": 32},
-}
-#: why the default is no EMA of the weights (also printed in the report)
-EMA_NOTE = (
-    "EMA of the weights: `--ema-decay`, default 0 (none), stated in each table's title. "
-    "The cells of 2026-12-02 ran without it because fusionpot.train's EMA then also "
-    "averaged integer buffers and rounded them, corrupting Fusion-MACE's index tables (a "
-    "trained Fusion-MACE at 126 meV/Å had an EMA copy at 1054 meV/Å; fixed in 79880d8); "
-    "the default stays 0 so that later cells share their recipe."
+from accuracy_report import write_report
+from accuracy_setup import (
+    COMMON_MODEL,
+    DATASETS,
+    DEFAULT_BATCH_SIZE,
+    DEFAULT_LR,
+    MODELS,
+    REPO,
+    RESULTS,
+    SIZES,
+    STILBENE,
+    Cell,
 )
-COMMON_MODEL = {"hidden_irreps": "0e+1o", "l_max": 2, "n_layers": 2, "r_max": 5.0}
-
-
-DEFAULT_LR = 0.01
-DEFAULT_BATCH_SIZE = 5  # frames per optimiser step, as MACE's rMD17 runs
-
-
-@dataclass(frozen=True)
-class Cell:
-    dataset: str
-    model: str
-    size: str
-    seed: int
-    epochs: int
-    ema_decay: float = 0.0
-    lr: float = DEFAULT_LR
-    batch_size: int = DEFAULT_BATCH_SIZE
-
-    @property
-    def name(self) -> str:
-        """``<model>_<size>_seed<k>_ep<E>``, then whatever of the recipe is not the default."""
-        recipe = f"_ema{self.ema_decay:g}" if self.ema_decay else ""
-        recipe += f"_lr{self.lr:g}" if self.lr != DEFAULT_LR else ""
-        recipe += f"_bs{self.batch_size}" if self.batch_size != DEFAULT_BATCH_SIZE else ""
-        return f"{self.model}_{self.size}_seed{self.seed}_ep{self.epochs}{recipe}"
-
-    def result_path(self, results: Path) -> Path:
-        return results / "accuracy" / self.dataset / f"{self.name}.json"
-
-    def run_dir(self, work_dir: str) -> Path:
-        """Where the cell's training run (checkpoints, metrics, model) lives."""
-        return Path(work_dir) / "runs" / self.dataset / self.name
 
 
 def select_cells(args: argparse.Namespace) -> list[Cell]:
@@ -339,6 +198,7 @@ def run_cell(cell: Cell, args: argparse.Namespace) -> dict[str, Any]:
         "cell": cell.__dict__,
         "config": config,
         "train_wall_s": sum(row["time_s"] for row in epochs),
+        "valid_history": validation_history(epochs),
         "epochs_run": result.epochs_run,
         "best_epoch": result.best_epoch,
         **evaluate(result.model_path, data, args),
@@ -352,6 +212,23 @@ def run_cell(cell: Cell, args: argparse.Namespace) -> dict[str, Any]:
         "git_commit": _git_commit(),
         "finished": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
     }
+
+
+def validation_history(epochs: list[dict[str, float]]) -> list[dict[str, float]]:
+    """Validation MAE after each epoch of a run's ``metrics.csv`` rows (epoch 0: the
+    untrained model), averaged over states: energy meV/atom, forces meV/Å."""
+
+    def mean_over_states(row: dict[str, float], name: str) -> float:
+        return float(np.mean([v for k, v in row.items() if k.startswith(f"valid_{name}_s")]))
+
+    return [
+        {
+            "epoch": int(row["epoch"]),
+            "energy_mae": mean_over_states(row, "energy_mae"),
+            "forces_mae": mean_over_states(row, "forces_mae"),
+        }
+        for row in epochs
+    ]
 
 
 def evaluate(model_path: Path, data: dict[str, Path], args: argparse.Namespace) -> dict[str, Any]:
@@ -459,225 +336,6 @@ def write_json(path: Path, record: dict[str, Any]) -> None:
     atomic_write_text(path, json.dumps(record, indent=1, sort_keys=True) + "\n")
 
 
-# ---------------------------------------------------------------- report
-
-
-COLUMNS = (
-    "model",
-    "diagram",
-    "weights",
-    "size",
-    "params",
-    "product params",
-    "seeds",
-    "epochs",
-    "E MAE meV",
-    "E MAE meV/atom",
-    "F MAE meV/Å",
-    "train min",
-    "ms mol",
-    "ms 26 at",
-    "ms 64×26 at",
-)
-HEADER = """# Accuracy: Fusion-MACE vs stock MACE
-
-Written by `bench/accuracy.py` from the JSON files in `bench/results/accuracy/` (one per
-finished cell; do not edit by hand). Test-set MAE; energies per molecule (meV) and per
-atom, forces per Cartesian component (meV/Å), averaged over electronic states for the
-multi-state sets; mean ± standard deviation over seeds where there are several. "train
-min": wall-clock of `fusionpot train` for the whole budget (all epochs, validation
-included) on the machine and thread count recorded in each JSON; "ms": fastest energy +
-forces call of the trained model (graph built beforehand) on the data set's molecule, on
-a 26-atom molecule and on a batch of 64 of them. The same split, seeds and budget for
-every model of a data set. "product params": the weights of the product basis alone
-(mace-torch's symmetric contraction or the fusion block); the radial MLPs hold most of
-every model's parameters at these sizes. Published numbers come from far larger
-budgets (thousands of GPU epochs, larger models) and are shown for scale only.
-
-The exact commands that produced the cells, and the full-grid command, are in the
-docstring of `bench/accuracy.py` (`python bench/accuracy.py --help`); `python
-bench/accuracy.py --report` re-renders this file.
-"""
-
-
-def _stat(values: list[float], digits: int) -> str:
-    if len(values) == 1:
-        return f"{values[0]:.{digits}f}"
-    return f"{statistics.mean(values):.{digits}f} ± {statistics.stdev(values):.{digits}f}"
-
-
-def _group(records: Iterable[dict[str, Any]]) -> dict[tuple[str, ...], list[dict[str, Any]]]:
-    """Records by (dataset, epochs, n_test, EMA decay, lr and batch size, size, model):
-    seeds pooled."""
-    groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
-    for record in records:
-        cell, training = record["cell"], record["config"]["training"]
-        optim = f"lr {training['lr']:g}, {training['batch_size']} frames per step"
-        recipe = (
-            str(cell["epochs"]),
-            str(record["n_test"]),
-            f"{cell.get('ema_decay', 0.0):g}",
-            optim,
-        )
-        groups.setdefault((cell["dataset"], *recipe, cell["size"], cell["model"]), []).append(
-            record
-        )
-    return groups
-
-
-def render(records: Iterable[dict[str, Any]]) -> str:
-    """The Markdown report: one table per (data set, budget), then who wins where."""
-    groups = _group(records)
-    lines = [HEADER, EMA_NOTE, ""]
-    tables = sorted({key[:5] for key in groups}, key=lambda k: (k[0], int(k[1]), *k[2:]))
-    for table in tables:
-        dataset, epochs, n_test, ema, optim = table
-        rows = [(k, v) for k, v in groups.items() if k[:5] == table]
-        rows.sort(key=lambda kv: (list(SIZES).index(kv[0][5]), list(MODELS).index(kv[0][6])))
-        first = rows[0][1][0]
-        budget = f"{epochs} epoch{'' if epochs == '1' else 's'}"
-        lines += [
-            f"## {dataset}: {budget}, {optim}, "
-            f"{'no EMA' if ema == '0' else f'EMA {ema}'}, {n_test} test frames "
-            f"({first['n_atoms']} atoms, "
-            f"{first['n_states']} state{'s' if first['n_states'] > 1 else ''})",
-            "",
-            "| " + " | ".join(COLUMNS) + " |",
-            "|" + "---|" * len(COLUMNS),
-        ]
-        for (*_, size, model), cells in rows:
-            spec = MODELS[model]
-            cells.sort(key=lambda r: r["cell"]["seed"])
-            values = [
-                model if spec["arch"] == "fusion-mace" else "MACE (mace-torch)",
-                spec.get("diagram", f"caterpillar ν={spec.get('correlation')}"),
-                spec.get("weights", "U-matrix"),
-                f"{size} ({cells[0]['config']['model']['channels']} ch)",
-                str(cells[0]["n_params"]),
-                str(cells[0].get("n_product_params", "")),
-                ",".join(str(r["cell"]["seed"]) for r in cells),
-                epochs,
-                _stat([r["energy_mae_meV"] for r in cells], 1),
-                _stat([r["energy_mae_meV_per_atom"] for r in cells], 2),
-                _stat([r["forces_mae_meV_per_A"] for r in cells], 1),
-                _stat([r["train_wall_s"] / 60 for r in cells], 1),
-                *(_stat([r["timing_ms"][k] for r in cells], 1) for k in TIMINGS),
-            ]
-            lines.append("| " + " | ".join(values) + " |")
-        published = DATASETS[dataset].published
-        if published:
-            energy, forces = published
-            lines.append(
-                f"| MACE, published (Batatia et al. 2022) | | | large | | | | thousands (GPU) | "
-                f"{energy} | {energy / first['n_atoms']:.2f} | {forces} | | | | |"
-            )
-        lines += ["", *_verdicts(rows), "", *_extra_tests_table(dataset, rows)]
-        if int(epochs) < 10:
-            lines += [
-                f"Small budget ({budget}): every model is far from converged, so this "
-                "table compares how fast the architectures learn at equal cost and shows the "
-                "seed spread; it says nothing about which is more accurate at convergence.",
-                "",
-            ]
-        lines += [_timing_note([r for _, cells in rows for r in cells]), ""]
-    return "\n".join(lines)
-
-
-def _extra_tests_table(
-    dataset: str, rows: list[tuple[tuple[str, ...], list[dict[str, Any]]]]
-) -> list[str]:
-    """Errors on the data set's extra test sets (never trained on), by model; a force
-    column only where the set has forces."""
-    records = [r for _, cells in rows for r in cells]
-    names = [
-        n
-        for n in DATASETS[dataset].extra_tests
-        if any(n in r.get("extra_tests", {}) for r in records)
-    ]
-    if not names:
-        return []
-    columns: list[tuple[str, str, str]] = []  # (test set, field, header)
-    for name in names:
-        columns.append((name, "energy_mae_meV", f"{name}: E MAE meV"))
-        if any(
-            not math.isnan(r["extra_tests"][name]["forces_mae_meV_per_A"])
-            for r in records
-            if name in r.get("extra_tests", {})
-        ):
-            columns.append((name, "forces_mae_meV_per_A", f"{name}: F MAE meV/Å"))
-    lines = [
-        f"Extra test sets of {dataset} (never trained on; the same models as above):",
-        "",
-        "| model | size | seeds | " + " | ".join(c[2] for c in columns) + " |",
-        "|" + "---|" * (3 + len(columns)),
-    ]
-    for (*_, size, model), cells in rows:
-        have = [r for r in cells if set(names) <= set(r.get("extra_tests", {}))]
-        if have:
-            values = [model, size, ",".join(str(r["cell"]["seed"]) for r in have)]
-            values += [_stat([r["extra_tests"][n][f] for r in have], 1) for n, f, _ in columns]
-            lines.append("| " + " | ".join(values) + " |")
-    return [*lines, ""]
-
-
-def _timing_note(records: list[dict[str, Any]]) -> str:
-    loads = [r["timing_load_average"] for r in records if "timing_load_average" in r]
-    if not loads:
-        return (
-            "Call times were taken on a shared, heavily loaded 2-core machine (other jobs "
-            "running), so ratios of them are rough."
-        )
-    return (
-        f"Call times were taken with other work on the machine (1-minute load average "
-        f"{min(loads):.1f}–{max(loads):.1f} on {os.cpu_count()} cores when timing began; "
-        f"up to {max(r.get('workers', 1) for r in records)} cells trained at once), so "
-        "ratios of them are rough."
-    )
-
-
-TIMINGS = ("molecule", "atoms26", "atoms26_x64")
-
-
-def _verdicts(rows: list[tuple[tuple[str, ...], list[dict[str, Any]]]]) -> list[str]:
-    """One line per Fusion-MACE model: errors, size and speed against MACE's of the same
-    size, over the seeds both have; a difference smaller than either model's spread over
-    seeds is called a tie."""
-    baseline = {key[-2]: cells for key, cells in rows if key[-1] == "mace"}
-    out = []
-    for (*_, size, model), cells in rows:
-        if model == "mace" or size not in baseline:
-            continue
-        seeds = {r["cell"]["seed"] for r in cells} & {r["cell"]["seed"] for r in baseline[size]}
-        if not seeds:
-            continue
-        ours = [r for r in cells if r["cell"]["seed"] in seeds]
-        ref = [r for r in baseline[size] if r["cell"]["seed"] in seeds]
-        verdict = [
-            _compare(kind, [r[field] for r in ours], [r[field] for r in ref])
-            for kind, field in (("energy", "energy_mae_meV"), ("forces", "forces_mae_meV_per_A"))
-        ]
-        params = ours[0]["n_params"] / ref[0]["n_params"]
-        speed = statistics.mean(r["timing_ms"]["atoms26_x64"] for r in ours) / statistics.mean(
-            r["timing_ms"]["atoms26_x64"] for r in ref
-        )
-        verdict += [f"×{params:.2f} parameters", f"×{speed:.2f} time per call (64 × 26 atoms)"]
-        out.append(
-            f"- {model} ({size}) vs MACE ({size}), seeds {sorted(seeds)}: "
-            + ", ".join(verdict)
-            + "."
-        )
-    return out
-
-
-def _compare(kind: str, ours: list[float], ref: list[float]) -> str:
-    ratio = statistics.mean(ours) / statistics.mean(ref)
-    spread = max(statistics.stdev(ours), statistics.stdev(ref)) if len(ours) > 1 else 0.0
-    if abs(statistics.mean(ours) - statistics.mean(ref)) < spread:
-        return f"{kind} tie within the seed spread (×{ratio:.2f})"
-    caveat = ", one seed: spread unknown" if len(ours) == 1 else ""
-    return f"{kind} {'better' if ratio < 1 else 'worse'} (×{ratio:.2f}{caveat})"
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -715,7 +373,7 @@ def main(argv: list[str] | None = None) -> int:
         if not done:
             todo.append(cell)
         elif not args.dry_run:
-            add_missing_extra_tests(cell, args)
+            complete_record(cell, args)
     if args.dry_run:
         return 0
     failed = run_grid(todo, args) if todo else 0
@@ -723,23 +381,26 @@ def main(argv: list[str] | None = None) -> int:
     return 1 if failed else 0
 
 
-def add_missing_extra_tests(cell: Cell, args: argparse.Namespace) -> None:
-    """Evaluate a finished cell's trained model (kept in its run folder) on the extra test
-    sets its JSON lacks, e.g. sets added to the data set after the cell ran."""
+def complete_record(cell: Cell, args: argparse.Namespace) -> None:
+    """Add to a finished cell's JSON what later versions of this script record (the
+    validation history, errors on extra test sets added to its data set since), from the
+    run folder it left (metrics.csv, the trained model); skipped where that is gone."""
     path = cell.result_path(args.results_dir)
     record = json.loads(path.read_text())
+    run_dir = cell.run_dir(args.work_dir)
+    added = []
+    if "valid_history" not in record and (run_dir / "metrics.csv").exists():
+        record["valid_history"] = validation_history(read_metrics_csv(run_dir / "metrics.csv"))
+        added.append("validation history")
     known = record.get("extra_tests", {})
-    if set(DATASETS[cell.dataset].extra_tests) <= set(known):
-        return
-    model_path = cell.run_dir(args.work_dir) / MODEL
-    if not model_path.exists():
-        print(f"        no {model_path}: extra test sets of {cell.name} not evaluated")
-        return
-    data = prepare_data(cell.dataset, Path(args.work_dir), args.n_test)
-    model = load_model(model_path, device=args.device)
-    record["extra_tests"] = {**known, **extra_test_errors(model, data, args)}
-    write_json(path, record)
-    print(f"        extra test sets of {cell.name} evaluated")
+    if not set(DATASETS[cell.dataset].extra_tests) <= set(known) and (run_dir / MODEL).exists():
+        data = prepare_data(cell.dataset, Path(args.work_dir), args.n_test)
+        model = load_model(run_dir / MODEL, device=args.device)
+        record["extra_tests"] = {**known, **extra_test_errors(model, data, args)}
+        added.append("extra test sets")
+    if added:
+        write_json(path, record)
+        print(f"        {cell.dataset}/{cell.name}: added {' and '.join(added)}")
 
 
 def run_grid(cells: list[Cell], args: argparse.Namespace) -> int:
@@ -777,12 +438,6 @@ def run_and_write(cell: Cell, args: argparse.Namespace) -> str:
             return "done"
         write_json(cell.result_path(args.results_dir), run_cell(cell, args))
     return "ran"
-
-
-def write_report(results: Path) -> None:
-    """Render every finished cell under ``results/accuracy/`` into ``results/accuracy.md``."""
-    records = [json.loads(p.read_text()) for p in sorted(results.glob("accuracy/*/*.json"))]
-    atomic_write_text(results / "accuracy.md", render(records))
 
 
 if __name__ == "__main__":

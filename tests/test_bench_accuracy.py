@@ -3,7 +3,6 @@ short real run of two cells in parallel workers (acetylacetone from ../shared/da
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
 import subprocess
@@ -14,23 +13,17 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 ACAC = REPO.parent / "shared" / "data" / "botnet" / "dataset_acac"
+sys.path.insert(0, str(REPO / "bench"))  # the bench scripts import their siblings by name
+import accuracy_report  # noqa: E402
+import accuracy_setup  # noqa: E402
 
 
-@pytest.fixture(scope="module")
-def accuracy():
-    spec = importlib.util.spec_from_file_location("accuracy", REPO / "bench" / "accuracy.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["accuracy"] = module  # dataclasses look their module up by name
-    spec.loader.exec_module(module)
-    yield module
-    del sys.modules["accuracy"]
-
-
-def test_cell_names_carry_the_recipe_only_where_it_is_not_the_default(accuracy):
-    cell = accuracy.Cell("ethanol", "mace", "tiny", 1, 5)
+def test_cell_names_carry_the_recipe_only_where_it_is_not_the_default():
+    cell = accuracy_setup.Cell("ethanol", "mace", "tiny", 1, 5)
     assert cell.name == "mace_tiny_seed1_ep5"
-    other = accuracy.Cell("ethanol", "mace", "tiny", 1, 5, ema_decay=0.99, lr=0.005, batch_size=10)
+    other = accuracy_setup.Cell(
+        "ethanol", "mace", "tiny", 1, 5, ema_decay=0.99, lr=0.005, batch_size=10
+    )
     assert other.name == "mace_tiny_seed1_ep5_ema0.99_lr0.005_bs10"
 
 
@@ -51,10 +44,14 @@ def _record(dataset, model, seed, forces, extra=None, lr=0.01):
         "timing_load_average": 2.0,
         "workers": 2,
         "extra_tests": extra or {},
+        "valid_history": [
+            {"epoch": e, "energy_mae": 9.0, "forces_mae": forces * (1 + 1 / (e + 1))}
+            for e in range(6)
+        ],
     }
 
 
-def test_report_calls_a_win_only_outside_the_seed_spread(accuracy):
+def test_report_calls_a_win_only_outside_the_seed_spread():
     records = [_record("ethanol", "mace", s, f) for s, f in enumerate((50.0, 52.0, 48.0))]
     records += [
         _record("ethanol", "fusion-path-aaa", s, f) for s, f in enumerate((30.0, 31.0, 29.0))
@@ -62,18 +59,22 @@ def test_report_calls_a_win_only_outside_the_seed_spread(accuracy):
     records += [
         _record("ethanol", "fusion-vertex-aaa", s, f) for s, f in enumerate((49.0, 60.0, 40.0))
     ]
-    report = accuracy.render(records)
+    report = accuracy_report.render(records)
     assert "## ethanol: 5 epochs, lr 0.01, 5 frames per step, no EMA, 100 test frames" in report
     verdicts = {line.split(" (")[0][2:]: line for line in report.splitlines() if " vs MACE" in line}
     assert "forces better (×0.60)" in verdicts["fusion-path-aaa"]
     assert "forces tie within the seed spread" in verdicts["fusion-vertex-aaa"]
     assert "×0.90 parameters" in verdicts["fusion-path-aaa"]
+    summary = next(line for line in report.splitlines() if line.startswith("| ethanol | 5 |"))
+    assert summary == (
+        "| ethanol | 5 | tiny | 50.0 | fusion-path-aaa | 30.0 | ×0.60 | ×0.90 | 1 / 1 / 0 |"
+    )
     # another learning rate is another recipe: its own table, never pooled with these
-    report = accuracy.render([*records, _record("ethanol", "mace", 0, 10.0, lr=0.005)])
+    report = accuracy_report.render([*records, _record("ethanol", "mace", 0, 10.0, lr=0.005)])
     assert report.count("## ethanol:") == 2
 
 
-def test_extra_test_table_shows_forces_only_where_the_set_has_them(accuracy):
+def test_extra_test_table_shows_forces_only_where_the_set_has_them():
     def extra(shift):
         return {
             "test_MD_600K": {"energy_mae_meV": 20.0 + shift, "forces_mae_meV_per_A": 70.0},
@@ -85,7 +86,7 @@ def test_extra_test_table_shows_forces_only_where_the_set_has_them(accuracy):
         _record("acac", "mace", 0, 50.0, extra(0)),
         _record("acac", "fusion-path-aaa", 0, 40.0, extra(1)),
     ]
-    lines = accuracy.render(records).splitlines()
+    lines = accuracy_report.render(records).splitlines()
     header = next(line for line in lines if line.startswith("| model | size | seeds |"))
     assert header.count("F MAE") == 1 and "test_MD_600K: F MAE" in header
     assert (
@@ -129,6 +130,26 @@ def test_two_cells_in_parallel_workers_then_resumed_as_done(tmp_path):
         assert math.isnan(record["extra_tests"]["test_dihedral"]["forces_mae_meV_per_A"])
     report = (tmp_path / "results" / "accuracy.md").read_text()
     assert "Extra test sets of acac" in report
+    assert (tmp_path / "results" / "accuracy_curves.png").exists()
+    # a record from before the validation history was kept gets it from its run folder
+    old = json.loads(path.read_text())
+    history = old.pop("valid_history")
+    assert [row["epoch"] for row in history] == [0, 1]
+    path.write_text(json.dumps(old))
     second = subprocess.run(command, capture_output=True, text=True, timeout=600)
     assert second.returncode == 0, second.stderr[-3000:]
     assert second.stdout.count("done ") == 2 and "ran " not in second.stdout
+    assert "added validation history" in second.stdout
+    assert json.loads(path.read_text())["valid_history"] == history
+
+
+def test_learning_curves_are_drawn_only_from_records_with_a_history(tmp_path):
+    records = [_record("ethanol", m, 0, 40.0) for m in ("mace", "fusion-path-aaa")]
+    groups = accuracy_report._group(records)
+    assert accuracy_report.plot_learning_curves(groups, tmp_path / "curves.png")
+    assert (tmp_path / "curves.png").stat().st_size > 10_000
+    for record in records:
+        del record["valid_history"]
+    groups = accuracy_report._group(records)
+    assert not accuracy_report.plot_learning_curves(groups, tmp_path / "none.png")
+    assert not (tmp_path / "none.png").exists()
