@@ -260,7 +260,14 @@ def test_errors(model: torch.nn.Module, test: Path, args: argparse.Namespace) ->
     predictions = predict(model, frames, batch_size=32, device=args.device)
     metrics = predictions.errors.metrics()
     energy_abs = np.where(frames.energy_mask, np.abs(predictions.energy - frames.energy), np.nan)
+    gap = {}
+    if frames.n_states > 1:  # S1 - S0, where a frame has both energies
+        both = frames.energy_mask[:, 0] & frames.energy_mask[:, 1]
+        predicted = predictions.energy[both, 1] - predictions.energy[both, 0]
+        reference = frames.energy[both, 1] - frames.energy[both, 0]
+        gap["gap_mae_meV"] = 1000 * float(np.mean(np.abs(predicted - reference)))
     return {
+        **gap,
         "n_test": len(frames),
         "n_atoms": len(frames.frames[0]),
         "n_states": frames.n_states,
@@ -393,11 +400,17 @@ def complete_record(cell: Cell, args: argparse.Namespace) -> None:
         record["valid_history"] = validation_history(read_metrics_csv(run_dir / "metrics.csv"))
         added.append("validation history")
     known = record.get("extra_tests", {})
-    if not set(DATASETS[cell.dataset].extra_tests) <= set(known) and (run_dir / MODEL).exists():
+    missing_extra = not set(DATASETS[cell.dataset].extra_tests) <= set(known)
+    missing_gap = record["n_states"] > 1 and "gap_mae_meV" not in record
+    if (missing_extra or missing_gap) and (run_dir / MODEL).exists():
         data = prepare_data(cell.dataset, Path(args.work_dir), args.n_test)
         model = load_model(run_dir / MODEL, device=args.device)
-        record["extra_tests"] = {**known, **extra_test_errors(model, data, args)}
-        added.append("extra test sets")
+        if missing_gap:
+            record.update(test_errors(model, data["test"], args))
+            added.append("the S1-S0 gap error")
+        if missing_extra:
+            record["extra_tests"] = {**known, **extra_test_errors(model, data, args)}
+            added.append("extra test sets")
     if added:
         write_json(path, record)
         print(f"        {cell.dataset}/{cell.name}: added {' and '.join(added)}")

@@ -105,6 +105,8 @@ def render(records: Iterable[dict[str, Any]], curves: bool = False) -> str:
             f"({first['n_atoms']} atoms, "
             f"{first['n_states']} state{'s' if first['n_states'] > 1 else ''})",
             "",
+            f"Test set: {DATASETS[dataset].test_set}.",
+            "",
             "| " + " | ".join(COLUMNS) + " |",
             "|" + "---|" * len(COLUMNS),
         ]
@@ -134,7 +136,8 @@ def render(records: Iterable[dict[str, Any]], curves: bool = False) -> str:
                 f"| MACE, published (Batatia et al. 2022) | | | large | | | | thousands (GPU) | "
                 f"{energy} | {energy / first['n_atoms']:.2f} | {forces} | | | | |"
             )
-        lines += ["", *_verdicts(rows), "", *_extra_tests_table(dataset, rows)]
+        lines += ["", *_verdicts(rows), "", *_per_state_table(rows)]
+        lines += _extra_tests_table(dataset, rows)
         if int(epochs) < 10:
             lines += [
                 f"Small budget ({budget}): every model is far from converged, so this "
@@ -150,6 +153,31 @@ def _row_order(row: tuple[tuple[str, ...], list[dict[str, Any]]]) -> tuple[int, 
     """Rows by size, then model, in the order of SIZES and MODELS."""
     (*_, size, model), _ = row
     return list(SIZES).index(size), list(MODELS).index(model)
+
+
+def _per_state_table(rows: Rows) -> list[str]:
+    """Multi-state sets: energy and force MAE of each state and the S1-S0 gap MAE."""
+    records = [r for _, cells in rows for r in cells]
+    n_states = records[0]["n_states"]
+    if n_states == 1:
+        return []
+    states = [f"S{k}" for k in range(n_states)]
+    header = [h for k in states for h in (f"{k} E MAE meV", f"{k} F MAE meV/Å")]
+    lines = [
+        "Per state (same models as above):",
+        "",
+        "| model | size | seeds | " + " | ".join(header) + " | S1−S0 gap MAE meV |",
+        "|" + "---|" * (4 + len(header)),
+    ]
+    for (*_, size, model), cells in sorted(rows, key=_row_order):
+        values = [model, size, ",".join(str(_seed(r)) for r in cells)]
+        for k in range(n_states):
+            values.append(_stat([r["per_state"]["energy_mae_meV"][k] for r in cells], 1))
+            values.append(_stat([r["per_state"]["forces_mae"][k] for r in cells], 1))
+        gaps = [r["gap_mae_meV"] for r in cells if "gap_mae_meV" in r]
+        values.append(_stat(gaps, 1) if len(gaps) == len(cells) else "")
+        lines.append("| " + " | ".join(values) + " |")
+    return [*lines, ""]
 
 
 def _extra_tests_table(
@@ -198,8 +226,7 @@ def _timing_note(records: list[dict[str, Any]]) -> str:
         )
     return (
         f"Call times were taken with other work on the machine (1-minute load average "
-        f"{min(loads):.1f}–{max(loads):.1f} on {os.cpu_count()} cores when timing began; "
-        f"up to {max(r.get('workers', 1) for r in records)} cells trained at once), so "
+        f"{min(loads):.1f}–{max(loads):.1f} on {os.cpu_count()} cores when timing began), so "
         "ratios of them are rough."
     )
 

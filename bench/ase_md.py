@@ -33,6 +33,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+
 from _common import run_worker
 
 STILBENE = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "stilbene_mrsf_seed"
@@ -43,10 +44,11 @@ CALCULATORS = ("fusion", "mace")
 def build_models(directory: Path, dtype: str) -> dict[str, int]:
     """Write fusion.pt (exported) and mace.model (pickled mace-torch MACE); parameter counts."""
     import torch
-    from _common import speed_model_config
 
     from fusionpot.export import export_model
     from fusionpot.models import build_model
+
+    from _common import speed_model_config
 
     torch.manual_seed(0)
     config = speed_model_config(ELEMENTS, dtype)

@@ -37,6 +37,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+
 from _common import run_worker
 
 ELEMENTS = ("H", "C")
@@ -44,10 +45,11 @@ ELEMENTS = ("H", "C")
 
 def export(path: Path, dtype: str) -> None:
     import torch
-    from _common import speed_model_config
 
     from fusionpot.export import export_model
     from fusionpot.models import build_model
+
+    from _common import speed_model_config
 
     torch.manual_seed(0)
     config = speed_model_config(ELEMENTS, dtype)

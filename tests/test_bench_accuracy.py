@@ -153,3 +153,30 @@ def test_learning_curves_are_drawn_only_from_records_with_a_history(tmp_path):
     groups = accuracy_report._group(records)
     assert not accuracy_report.plot_learning_curves(groups, tmp_path / "none.png")
     assert not (tmp_path / "none.png").exists()
+
+
+def test_multi_state_sets_get_errors_per_state_and_of_the_gap():
+    records = []
+    for model, scale in (("mace", 1.0), ("fusion-vertex-aaa", 0.5)):
+        record = _record("c6f6", model, 0, 40.0 * scale)
+        record["n_states"] = 3
+        record["gap_mae_meV"] = 100.0 * scale
+        record["per_state"] = {
+            "energy_mae_meV": [10.0 * scale, 20.0 * scale, 30.0 * scale],
+            "forces_mae": [40.0 * scale, 50.0 * scale, 60.0 * scale],
+        }
+        records.append(record)
+    lines = accuracy_report.render(records).splitlines()
+    header = next(line for line in lines if "S1−S0 gap MAE meV" in line)
+    assert header.count("E MAE meV") == 3 and header.count("F MAE meV/Å") == 3
+    row = next(line for line in lines if line.startswith("| fusion-vertex-aaa | tiny | 0 | 5.0"))
+    assert row.strip(" |").split(" | ")[3:] == [
+        "5.0",
+        "20.0",
+        "10.0",
+        "25.0",
+        "15.0",
+        "30.0",
+        "50.0",
+    ]
+    assert "Test set: a seeded 10 % of the 3051 frames" in "\n".join(lines)
