@@ -15,6 +15,7 @@ from fusionpot.export.metadata import (
 )
 from fusionpot.export.torchscript import (
     ExportedPotential,
+    SteadyScript,
     convert_dtype,
     export_model,
     load_exported,
@@ -27,6 +28,7 @@ __all__ = [
     "FORMAT_VERSION",
     "METADATA_FILE",
     "ExportedPotential",
+    "SteadyScript",
     "check_metadata",
     "convert_dtype",
     "export_model",

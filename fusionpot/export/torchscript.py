@@ -35,6 +35,7 @@ from fusionpot.models.config import DTYPES
 
 __all__ = [
     "ExportedPotential",
+    "SteadyScript",
     "convert_dtype",
     "export_model",
     "load_exported",
@@ -173,6 +174,26 @@ def export_model(
     return metadata
 
 
+class SteadyScript(torch.nn.Module):
+    """A TorchScript module run with the graph executor's optimisation off.
+
+    TorchScript's profiling executor re-optimises a graph during a process's first calls,
+    which on a CPU then take 10-25x a steady call, and later calls are no faster for it:
+    26 atoms, 1 thread, ~355, 566, 304 ms and then 21 ms per call, against 45 ms and then
+    18 ms unoptimised (``bench/first_calls.py``; a 1000-atom box run first in a process:
+    up to 7 s per call, then 2.1 s either way). Calls and outputs are those of
+    ``scripted``.
+    """
+
+    def __init__(self, scripted: torch.jit.ScriptModule) -> None:
+        super().__init__()
+        self.scripted = scripted
+
+    def forward(self, *args: Any) -> Any:
+        with torch.jit.optimized_execution(False):
+            return self.scripted(*args)
+
+
 def load_exported(
     path: str | os.PathLike[str], device: torch.device | str = "cpu"
 ) -> tuple[torch.jit.ScriptModule, dict[str, Any]]:
@@ -202,7 +223,8 @@ def load_potential(
     ``weights_only``); an exported module; or an energy model in memory (FusionMACE, a
     model with its calling convention, or a ForceOutput around one). Eager models are
     wrapped in :class:`ExportedPotential`, converted to ``dtype`` if given; an exported
-    model's dtype is fixed at export, so another ``dtype`` is a ``ValueError``.
+    model's dtype is fixed at export, so another ``dtype`` is a ``ValueError``. On a CPU
+    an exported module comes wrapped in :class:`SteadyScript` (no slow first calls).
     """
     if isinstance(model, torch.jit.ScriptModule):
         module: torch.nn.Module = model.to(device)
@@ -233,4 +255,6 @@ def load_potential(
             f"this exported model is {metadata['dtype']}, not {_dtype_name(dtype)}: "
             f"re-export it with --dtype {_dtype_name(dtype)}"
         )
+    if isinstance(module, torch.jit.ScriptModule) and torch.device(device).type == "cpu":
+        module = SteadyScript(module)  # elsewhere (CUDA) torch's default, unmeasured here
     return module.eval(), metadata
