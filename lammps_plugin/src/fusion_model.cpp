@@ -3,6 +3,7 @@
 
 #include "fusion_model.h"
 
+#include <torch/csrc/jit/runtime/graph_executor.h>
 #include <torch/script.h>
 #include <torch/cuda.h>
 
@@ -152,6 +153,10 @@ void FusionModel::compute(const Graph &graph, int state, bool atomic_energy, boo
   data.insert("ptr", torch::tensor({int64_t{0}, n}, i64).to(device));
   data.insert("local_mask", torch::arange(n, on_device.dtype(torch::kInt64)) < graph.n_local);
 
+  // On a CPU, without TorchScript's profiling optimisation: a process's first calls then
+  // cost 10-25x a steady call, and steady calls gain nothing from it (bench/first_calls.py;
+  // fusionpot.export.SteadyScript does the same in Python). CUDA: torch's default.
+  torch::jit::GraphOptimizerEnabledGuard optimise(!device.is_cpu());
   c10::IValue output;
   try {
     output = impl_->module.forward({data, static_cast<int64_t>(state), /*compute_forces=*/true,
