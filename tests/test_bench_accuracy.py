@@ -63,7 +63,7 @@ def test_report_calls_a_win_only_outside_the_seed_spread():
     assert "## ethanol: 5 epochs, lr 0.01, 5 frames per step, no EMA, 100 test frames" in report
     verdicts = {line.split(" (")[0][2:]: line for line in report.splitlines() if " vs MACE" in line}
     assert "forces better (×0.60)" in verdicts["fusion-path-aaa"]
-    assert "forces tie within the seed spread" in verdicts["fusion-vertex-aaa"]
+    assert "forces tie (×0.99, within the seed spread)" in verdicts["fusion-vertex-aaa"]
     assert "×0.90 parameters" in verdicts["fusion-path-aaa"]
     summary = next(line for line in report.splitlines() if line.startswith("| ethanol | 5 |"))
     assert summary == (
@@ -180,3 +180,24 @@ def test_multi_state_sets_get_errors_per_state_and_of_the_gap():
         "50.0",
     ]
     assert "Test set: a seeded 10 % of the 3051 frames" in "\n".join(lines)
+
+
+def test_one_seed_sets_are_judged_against_ethanols_relative_seed_spread():
+    """Ethanol's three seeds give the yardstick (median relative spread of the force MAE
+    over models, here 4 %) for a data set run with one seed."""
+    records = [_record("ethanol", "mace", s, f) for s, f in enumerate((50.0, 52.0, 48.0))]
+    records += [
+        _record("ethanol", "fusion-path-aaa", s, f) for s, f in enumerate((30.0, 31.0, 29.0))
+    ]
+    records += [
+        _record("ethanol", "fusion-vertex-aaa", s, f) for s, f in enumerate((49.0, 60.0, 40.0))
+    ]
+    one_seed = {"mace": 100.0, "fusion-path-aaa": 98.0, "fusion-vertex-aaa": 80.0}
+    records += [_record("acac", model, 0, forces) for model, forces in one_seed.items()]
+    report = accuracy_report.render(records)
+    assert "seed spread of the force MAE at the same size (median over models: tiny ±4 %)" in report
+    acac = report[report.index("## acac") : report.index("## ethanol")]
+    assert "forces tie (×0.98, within ethanol's seed spread ±4 %, one seed)" in acac
+    assert "forces better (×0.80, beyond ethanol's seed spread ±4 %, one seed)" in acac
+    summary = next(line for line in report.splitlines() if line.startswith("| acac | 5 |"))
+    assert summary.endswith("| 1 / 1 / 0 |")
