@@ -1,12 +1,15 @@
 """What the speed benchmarks share: their Fusion-MACE model (random weights, comparable in
-size to the stock MACE of bench/ase_md.py: 32 channels, hidden 0e+1o, l_max 2, 2 layers)
-and running a script's own ``--worker`` mode in a fresh process."""
+size to the stock MACE of bench/ase_md.py: 32 channels, hidden 0e+1o, l_max 2, 2 layers),
+their two test systems and running a script's own ``--worker`` mode in a fresh process."""
 
 from __future__ import annotations
 
 import json
 import subprocess
 import sys
+from pathlib import Path
+
+STILBENE = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "stilbene_mrsf_seed"
 
 
 def speed_model_config(elements: tuple[str, ...], dtype: str):
@@ -25,6 +28,24 @@ def speed_model_config(elements: tuple[str, ...], dtype: str):
         readout_mlp=16,
         dtype=dtype,
     )
+
+
+def speed_systems() -> dict[str, object]:
+    """The 26-atom stilbene molecule (skipped with a message when ../shared is absent) and
+    a rattled 1000-atom periodic diamond box, by name."""
+    import ase.io
+    from ase.build import bulk
+
+    found = {}
+    path = STILBENE / "stilbene_mrsf_seed.extxyz"
+    if path.is_file():
+        found["stilbene, 26 atoms"] = ase.io.read(path, index=0)
+    else:
+        print(f"skipping the molecule: {path} is absent", file=sys.stderr)
+    box = bulk("C", "diamond", a=3.567, cubic=True) * (5, 5, 5)
+    box.rattle(0.02, seed=0)
+    found["diamond, 1000 atoms, periodic"] = box
+    return found
 
 
 def run_worker(script: str, spec: dict, env: dict[str, str]) -> dict:

@@ -27,16 +27,14 @@ import argparse
 import json
 import os
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
-from _common import run_worker
+from _common import run_worker, speed_systems
 
-STILBENE = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "stilbene_mrsf_seed"
 ELEMENTS = ("H", "C")
 CALCULATORS = ("fusion", "mace")
 
@@ -89,22 +87,6 @@ def build_models(directory: Path, dtype: str) -> dict[str, int]:
     }
 
 
-def systems() -> dict[str, object]:
-    import ase.io
-    from ase.build import bulk
-
-    found = {}
-    path = STILBENE / "stilbene_mrsf_seed.extxyz"
-    if path.is_file():
-        found["stilbene, 26 atoms"] = ase.io.read(path, index=0)
-    else:
-        print(f"skipping the molecule: {path} is absent", file=sys.stderr)
-    box = bulk("C", "diamond", a=3.567, cubic=True) * (5, 5, 5)
-    box.rattle(0.02, seed=0)
-    found["diamond, 1000 atoms, periodic"] = box
-    return found
-
-
 def worker(spec: dict) -> dict:
     """In a fresh process: median seconds per MD step of each calculator on each system."""
     import torch
@@ -123,7 +105,7 @@ def worker(spec: dict) -> dict:
         model_paths=str(directory / "mace.model"), device="cpu", default_dtype=spec["dtype"]
     )
     times: dict[str, dict[str, list[float]]] = {}
-    for name, atoms in systems().items():
+    for name, atoms in speed_systems().items():
         steps = spec["steps_small"] if len(atoms) < 100 else spec["steps_large"]
         times[name] = {c: [] for c in CALCULATORS}
         for _ in range(spec["rounds"]):

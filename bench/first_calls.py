@@ -17,31 +17,13 @@ import argparse
 import json
 import os
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-from _common import run_worker, speed_model_config
+from _common import run_worker, speed_model_config, speed_systems
 
-STILBENE = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "stilbene_mrsf_seed"
 MODES = {"default": "torch's default executor", "steady": "SteadyScript (fusionpot, CPU)"}
-
-
-def systems() -> dict[str, object]:
-    import ase.io
-    from ase.build import bulk
-
-    found = {}
-    path = STILBENE / "stilbene_mrsf_seed.extxyz"
-    if path.is_file():
-        found["stilbene, 26 atoms"] = ase.io.read(path, index=0)
-    else:
-        print(f"skipping the molecule: {path} is absent", file=sys.stderr)
-    box = bulk("C", "diamond", a=3.567, cubic=True) * (5, 5, 5)
-    box.rattle(0.02, seed=0)
-    found["diamond, 1000 atoms"] = box
-    return found
 
 
 def worker(spec: dict) -> dict:
@@ -55,7 +37,7 @@ def worker(spec: dict) -> dict:
     path = spec["model"]
     module = load_potential(path)[0] if spec["mode"] == "steady" else load_exported(path)[0]
     times = {}
-    for name, atoms in systems().items():
+    for name, atoms in speed_systems().items():
         graph = atoms_to_graph([atoms], ["H", "C"], 5.0, torch.float32)
         times[name] = []
         for _ in range(spec["calls"] + spec["steady"]):
