@@ -7,7 +7,7 @@ from fusionpot.sampling.geometry import pyramidalise, relaxed_scan
 from fusionpot.sampling.md import hot_md
 from fusionpot.sampling.photoisomer import PhotoisomerPlan, photoisomer_subsets
 from fusionpot.sampling.pool import interleave
-from fusionpot.sampling.seam import seam_steps
+from fusionpot.sampling.seam import seam_parents, seam_steps
 from fusionpot.sampling.wigner import normal_modes, wigner_positions
 
 __all__ = [
@@ -18,6 +18,7 @@ __all__ = [
     "photoisomer_subsets",
     "pyramidalise",
     "relaxed_scan",
+    "seam_parents",
     "seam_steps",
     "wigner_positions",
 ]
