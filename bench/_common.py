@@ -7,7 +7,9 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 STILBENE = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "stilbene_mrsf_seed"
 
@@ -36,7 +38,7 @@ def speed_systems() -> dict[str, object]:
     import ase.io
     from ase.build import bulk
 
-    found = {}
+    found: dict[str, object] = {}
     path = STILBENE / "stilbene_mrsf_seed.extxyz"
     if path.is_file():
         found["stilbene, 26 atoms"] = ase.io.read(path, index=0)
@@ -46,6 +48,15 @@ def speed_systems() -> dict[str, object]:
     box.rattle(0.02, seed=0)
     found["diamond, 1000 atoms, periodic"] = box
     return found
+
+
+def answer_worker(spec: str | None, worker: Callable[[dict], Any]) -> bool:
+    """The worker side of :func:`run_worker`: given the ``--worker`` JSON, print
+    ``worker(spec)`` as the last stdout line (JSON) and return True; False without one."""
+    if spec is None:
+        return False
+    print(json.dumps(worker(json.loads(spec))))
+    return True
 
 
 def run_worker(script: str, spec: dict, env: dict[str, str]) -> dict:

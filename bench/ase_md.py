@@ -24,7 +24,6 @@ over all of a setting's steps. MACECalculator always computes the stress too
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import tempfile
@@ -33,7 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
-from _common import run_worker, speed_systems
+from _common import answer_worker, run_worker, speed_systems
 
 ELEMENTS = ("H", "C")
 CALCULATORS = ("fusion", "mace")
@@ -138,8 +137,7 @@ def main() -> None:
     )
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.worker:
-        print(json.dumps(worker(json.loads(args.worker))))
+    if answer_worker(args.worker, worker):
         return
     with tempfile.TemporaryDirectory() as directory:
         parameters = build_models(Path(directory), args.dtype)

@@ -14,14 +14,13 @@ random weights, float32, energy + forces of every state.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import tempfile
 import time
 from pathlib import Path
 
-from _common import run_worker, speed_model_config, speed_systems
+from _common import answer_worker, run_worker, speed_model_config, speed_systems
 
 MODES = {"default": "torch's default executor", "steady": "SteadyScript (fusionpot, CPU)"}
 
@@ -54,8 +53,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.worker:
-        print(json.dumps(worker(json.loads(args.worker))))
+    if answer_worker(args.worker, worker):
         return
     import torch
 

@@ -26,7 +26,6 @@ clock on whatever else the machine runs: repeat to judge noise.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import re
 import statistics
@@ -38,7 +37,7 @@ from pathlib import Path
 
 import numpy as np
 
-from _common import run_worker
+from _common import answer_worker, run_worker
 
 ELEMENTS = ("H", "C")
 
@@ -160,8 +159,7 @@ def main() -> None:
     parser.add_argument("--plugin", default=None, help="an already built fusionplugin.so")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.worker:
-        print(json.dumps(python_worker(json.loads(args.worker))))
+    if answer_worker(args.worker, python_worker):
         return
     with tempfile.TemporaryDirectory() as directory:
         root = Path(directory)
