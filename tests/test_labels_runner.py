@@ -183,3 +183,48 @@ def test_cli_rejects_unknown_element_nan_and_missing_program(tmp_path: Path, cap
     with mock.patch("shutil.which", return_value=None):
         assert _cli_label([str(good), "-o", str(out), "--no-progress"]) == 2
     assert "OpenQP executable 'openqp' not found" in capsys.readouterr().err
+
+
+def test_frames_labelled_elsewhere_are_skipped_by_id_or_geometry(tmp_path: Path, capsys):
+    """``known`` files (read in place) count as done: by their ``frame_id`` and by the id of
+    their geometries (a file without ``frame_id``); only the rest is labelled."""
+    frames = _pool(5)
+    elsewhere = tmp_path / "elsewhere.extxyz"
+    label_frames(frames[:2], ToyLabeller(), elsewhere, progress=False)
+    bare = tmp_path / "bare.extxyz"
+    write(bare, frames[2], format="extxyz")  # a geometry, no frame_id
+    out = tmp_path / "labels.extxyz"
+    summary = label_frames(frames, ToyLabeller(), out, known=[elsewhere, bare], progress=False)
+    assert (summary.labelled, summary.already_done, summary.known_elsewhere) == (2, 0, 3)
+    assert [f.info["frame_id"] for f in read_frames(out)] == [frame_id(a) for a in frames[3:]]
+    pool = tmp_path / "pool.extxyz"
+    write(pool, frames, format="extxyz")
+    known = ["--known", str(elsewhere), "--known", str(bare)]
+    assert _cli_label([str(pool), "-o", str(out), "--method", "xtb", "--no-progress", *known]) == 0
+    assert capsys.readouterr().out.strip() == (
+        "0 labelled, 0 failed, 2 already done, 3 already done elsewhere, 0 skipped (failed "
+        "before) of 5 frames"
+    )
+    missing = ["--known", str(tmp_path / "nowhere.extxyz")]
+    assert _cli_label([str(pool), "-o", str(out), "--no-progress", *missing]) == 2
+    assert "nowhere.extxyz" in capsys.readouterr().err
+
+
+def test_labels_a_frame_carried_in_never_reach_the_output(tmp_path: Path):
+    """A pool frame with stale labels (copied from a parent) gets only its own: no leftover
+    state, force or program key; its provenance, seed_index included, is kept."""
+    from ase.io import read
+
+    stale = _pool(1)[0]
+    stale.info.update(energy_s2=-99.0, program="OpenQP 1.2.1", functional="BHHLYP", seed_index=4)
+    stale.info["frame_id"] = "0123456789abcdef"
+    stale.arrays["forces_s2"] = np.ones((3, 3))
+    pool = tmp_path / "pool.extxyz"
+    write(pool, stale, format="extxyz")
+    out = tmp_path / "labels.extxyz"
+    label_frames(read(pool, ":"), ToyLabeller(), out, progress=False)
+    (result,) = read_frames(out)
+    assert "energy_s2" not in result.info and "forces_s2" not in result.arrays
+    assert "functional" not in result.info and result.info["program"] == "toy"
+    assert result.info["frame_id"] == frame_id(stale)
+    assert (result.info["subset"], result.info["seed_index"]) == ("s0", 4)

@@ -150,3 +150,119 @@ def test_interleave_puts_priority_subsets_first_and_round_robins_the_rest():
     assert [f.info["subset"] for f in pool] == ["b", "a", "c", "a", "c", "a"]
     with pytest.raises(ValueError, match="unknown subsets"):
         interleave(subsets, first=("z",))
+
+
+# --- sampled frames never carry their parent's labels -----------------------------------
+
+
+def _labelled_parent(atoms: Atoms) -> Atoms:
+    """``atoms`` as a labelled file holds it: labels, how they were made, a calculator."""
+    from ase.calculators.singlepoint import SinglePointCalculator
+
+    out = atoms.copy()
+    rng = np.random.default_rng(7)
+    n = len(out)
+    out.info.update(
+        energy_s0=-10.0, energy_s1=-7.0, energy_s2=-6.5, free_energy=-10.0, stress=np.zeros(6),
+        program="OpenQP 1.2.1", method="MRSF-TDDFT", basis="6-31G", wall_s=3.0,
+        scf_iterations=20, frame_id="feedc0de00000000", subset="minimum_xtb", seed_index=4,
+    )  # fmt: skip
+    for k in range(3):
+        out.arrays[f"forces_s{k}"] = rng.normal(size=(n, 3))
+    out.arrays["momenta"] = rng.normal(size=(n, 3))
+    out.calc = SinglePointCalculator(out, energy=-10.0, forces=np.zeros((n, 3)))
+    return out
+
+
+def _assert_no_labels(frames, *, parent_id="feedc0de00000000", inherited=True):
+    from fusionpot.labels.runner import is_label_key
+
+    assert frames
+    for frame in frames:
+        leaked = [k for k in (*frame.info, *frame.arrays) if is_label_key(k)]
+        assert leaked == [] and frame.calc is None and "momenta" not in frame.arrays, leaked
+        assert frame.info["parent_id"] == parent_id
+        assert ("seed_index" in frame.info) == inherited
+
+
+def test_samplers_return_geometry_and_provenance_never_the_parents_labels():
+    """Wigner, pyramidalisation, relaxed scans, hot MD and seam steps from a labelled
+    parent: new positions, the parent's provenance and id, none of its labels."""
+    rng = np.random.default_rng(0)
+    h2o2 = _labelled_parent(molecule("H2O2"))
+    modes = rng.normal(size=(2, 4, 3))
+    samples = wigner_positions(h2o2, np.array([0.1, 0.2]), modes, 2, rng)
+    _assert_no_labels(samples)
+    assert samples[0].info["subset"] == "minimum_xtb" and samples[0].info["seed_index"] == 4
+    _assert_no_labels([pyramidalise(h2o2, 0, (1, 2, 3), 0.2)])
+    _assert_no_labels(relaxed_scan(h2o2, EMT(), values=[120.0], dihedral=(2, 0, 1, 3), fmax=1.0))
+    cluster = _labelled_parent(
+        Atoms("Cu4", positions=[[0, 0, 0], [2.5, 0, 0], [0, 2.5, 0], [0, 0, 2.5]])
+    )
+    _assert_no_labels(
+        hot_md(
+            cluster,
+            EMT(),
+            temperature=500.0,
+            n_frames=2,
+            stride_fs=1.0,
+            equilibration_fs=1.0,
+            rng=rng,
+        )
+    )
+    steps = seam_steps(h2o2, scales=(1.0, 0.5))
+    _assert_no_labels(steps, inherited=False)
+    assert [s.info for s in steps] == [
+        {"parent_id": "feedc0de00000000", "seam_scale": s} for s in (1.0, 0.5)
+    ]
+
+
+def test_photoisomer_cli_pool_has_no_labels_from_its_labelled_start_frames(tmp_path, monkeypatch):
+    """``fusionpot sample photoisomer`` started from labelled frames (as the stilbene pool
+    was, from the seed set): every subset keeps ``seed_index`` and drops the labels."""
+    import functools
+
+    from fusionpot.cli import sample as cli_sample
+    from fusionpot.sampling import PhotoisomerPlan
+
+    pytest.importorskip("tblite.ase", reason="tblite not installed")
+    small = functools.partial(  # the plan's counts cut down to a few frames per subset
+        PhotoisomerPlan, n_wigner_dhp=1, torsion_step_deg=60.0, twist_range_deg=(0.0, 180.0),
+        pyramidalisation_A=(0.1,), closure_A=(2.4,), md_temperature_K=300.0,
+    )  # fmt: skip
+    monkeypatch.setattr(cli_sample, "PhotoisomerPlan", small)
+    paths = {}
+    for name in ("cis", "trans", "dhp"):
+        paths[name] = tmp_path / f"{name}.extxyz"
+        write(paths[name], _labelled_parent(molecule("H2O2")), format="extxyz")
+    out = tmp_path / "pool.extxyz"
+    argv = ["sample", "photoisomer", "--cis", str(paths["cis"]), "--trans", str(paths["trans"]),
+            "--dhp", str(paths["dhp"]), "--torsion", "2,0,1,3", "--centre", "0",
+            "--centre-neighbours", "1,2,3", "--ring-closure", "2,3", "--n-wigner", "2",
+            "--n-md", "2", "-o", str(out)]  # fmt: skip
+    assert cli_main(argv) == 0
+    pool = read(out, ":")
+    assert {f.info["subset"] for f in pool} == {
+        "wigner_cis", "wigner_trans", "wigner_dhp", "torsion_scan", "twisted_pyramidalised",
+        "dhp_path", "md_hot", "minimum_xtb",
+    }  # fmt: skip
+    _assert_no_labels(pool)
+
+
+def test_seam_cli_output_has_no_labels_even_from_a_stale_output_file(tmp_path):
+    rng = np.random.default_rng(2)
+    parent = _labelled_parent(Atoms("CH3", positions=rng.normal(size=(4, 3))))
+    labelled, out = tmp_path / "labels.extxyz", tmp_path / "seam.extxyz"
+    write(labelled, parent, format="extxyz")
+    stale = _labelled_parent(Atoms("CH3", positions=rng.normal(size=(4, 3))))
+    stale.calc = None
+    del stale.arrays["momenta"]
+    stale.info.update(parent_id="feedc0de00000000", frame_id="0123456789abcdef")  # an old step
+    write(out, stale, format="extxyz")
+    stored = read(out, 0).positions
+    argv = ["sample", "seam", str(labelled), "-o", str(out), "--scales", "1.0", "--max-gap", "9"]
+    assert cli_main(argv) == 0
+    frames = read(out, ":")
+    assert len(frames) == 1  # the parent was stepped from before (the stale frame says so)
+    _assert_no_labels(frames)
+    np.testing.assert_array_equal(frames[0].positions, stored)  # the same geometry, bit for bit

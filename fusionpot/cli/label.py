@@ -38,6 +38,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--retry-failed", action="store_true", help="retry frames that failed")
     parser.add_argument("--max-frames", type=int, default=None, help="stop after N new labels")
     parser.add_argument("--failures", type=Path, default=None, help="failure log (JSON lines)")
+    parser.add_argument(
+        "--known",
+        type=Path,
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="extxyz labelled elsewhere (repeatable, read in place): frames with its frame_ids "
+        "are skipped",
+    )
     parser.add_argument("--no-progress", action="store_true")
 
 
@@ -86,6 +95,7 @@ def _run(args: argparse.Namespace) -> int:
             reuse_orbitals=args.reuse_orbitals,
             retry_failed=args.retry_failed,
             max_frames=args.max_frames,
+            known=args.known,
             progress=not args.no_progress,
         )
     except (ValueError, KeyError, ProgramNotFoundError) as error:
@@ -93,6 +103,7 @@ def _run(args: argparse.Namespace) -> int:
         return 2
     print(
         f"{summary.labelled} labelled, {summary.failed} failed, {summary.already_done} already "
-        f"done, {summary.skipped_failed} skipped (failed before) of {summary.total} frames"
+        f"done, {summary.known_elsewhere} already done elsewhere, {summary.skipped_failed} "
+        f"skipped (failed before) of {summary.total} frames"
     )
     return 0 if summary.failed == 0 else 1

@@ -18,6 +18,7 @@ from ase import Atoms
 from ase.io import read, write
 
 from fusionpot._io import atomic_write_text
+from fusionpot.labels.runner import is_label_key, unlabelled
 from fusionpot.labels.store import read_frames
 from fusionpot.sampling.photoisomer import PhotoisomerPlan, photoisomer_subsets
 from fusionpot.sampling.pool import interleave
@@ -110,7 +111,9 @@ def _seam(args: argparse.Namespace) -> int:
     frames = [f for path in args.labelled for f in read_frames(path) if "forces_s1" in f.arrays]
     gaps = np.array([f.info["energy_s1"] - f.info["energy_s0"] for f in frames])
     names = [_frame_name(f) for f in frames]
-    existing = read_frames(args.output)
+    stored = read_frames(args.output)
+    existing = [unlabelled(f) for f in stored]  # steps carry no labels, even from old files
+    had_labels = any(is_label_key(k) for f in stored for k in (*f.info, *f.arrays))
     done_parents = {str(f.info.get("parent_id", "")) for f in existing}
     order = seam_parents(gaps, names, done_parents, args.n_lowest, args.min_gap, args.max_gap)
     scales = [float(s) for s in args.scales.split(",")]
@@ -121,7 +124,7 @@ def _seam(args: argparse.Namespace) -> int:
             new.append(step)
     if args.max_total is not None:
         new = new[: max(0, args.max_total - len(existing))]
-    if new or not args.output.exists():
+    if new or had_labels or not args.output.exists():
         buffer = StringIO()
         write(buffer, new + existing, format="extxyz")  # newest steps are labelled first
         atomic_write_text(args.output, buffer.getvalue())

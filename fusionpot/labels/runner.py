@@ -13,6 +13,7 @@ reloaded orbitals are not re-orthonormalised in the new overlap metric (first DI
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import time
 from collections.abc import Sequence
@@ -21,12 +22,48 @@ from pathlib import Path
 
 import numpy as np
 from ase import Atoms
+from ase.calculators.calculator import all_properties
 from tqdm import tqdm
 
 from fusionpot.labels.base import Label, LabelError, Labeller, check_atoms
 from fusionpot.labels.store import append_frame, append_jsonl, read_frames, read_jsonl, repair_tail
 
-__all__ = ["RunSummary", "frame_id", "label_frames", "labelled_atoms", "nearest_frame"]
+__all__ = [
+    "LABEL_METADATA_KEYS",
+    "RunSummary",
+    "frame_id",
+    "is_label_key",
+    "known_frame_ids",
+    "label_frames",
+    "labelled_atoms",
+    "nearest_frame",
+    "unlabelled",
+]
+
+#: info keys that describe how one geometry's label was made (``Labeller.describe`` and
+#: ``Label.provenance`` of the backends, the seed set's ``suspect`` note) and ``frame_id``,
+#: the hash of that exact geometry: facts about the labelled geometry, like the label itself.
+LABEL_METADATA_KEYS = frozenset(
+    {
+        "frame_id",
+        "program",
+        "method",
+        "functional",
+        "basis",
+        "reference",
+        "states",
+        "scf_conv",
+        "td_conv",
+        "accuracy",
+        "electronic_temperature_K",
+        "wall_s",
+        "threads",
+        "guess",
+        "scf_iterations",
+        "suspect",
+    }
+)
+_LABEL_PREFIXES = ("energy", "energies", "free_energy", "forces", "stress", "coupling")
 
 
 def frame_id(atoms: Atoms) -> str:
@@ -37,6 +74,41 @@ def frame_id(atoms: Atoms) -> str:
     if atoms.pbc.any():
         digest.update(np.round(atoms.cell.array, 6).astype(np.float64).tobytes())
     return digest.hexdigest()[:16]
+
+
+def is_label_key(name: str) -> bool:
+    """Whether an ``info`` or ``arrays`` key of a frame holds a label or its making.
+
+    Labels: ``energy*``, ``forces*``, ``stress*``, ``free_energy``, ``coupling_*`` and every
+    ASE calculator property (``dipole``, ``charges``, ``magmoms``...); their making:
+    :data:`LABEL_METADATA_KEYS`.
+
+    >>> [is_label_key(k) for k in ("energy_s1", "forces_s0", "program", "subset", "seed_index")]
+    [True, True, True, False, False]
+    """
+    return name in LABEL_METADATA_KEYS or name in all_properties or name.startswith(_LABEL_PREFIXES)
+
+
+def unlabelled(atoms: Atoms) -> Atoms:
+    """A new frame with the geometry and provenance of ``atoms`` and none of its labels.
+
+    Keeps numbers, positions [n_atoms, 3] Å, cell, pbc and the ``info`` / ``arrays`` entries
+    for which :func:`is_label_key` is false (``subset``, ``seed_index``, ``parent_id``,
+    sampling parameters, masses...); drops labels, their metadata, ``frame_id``, the
+    calculator and constraints. A label is a fact about one exact geometry: a frame that is
+    moved, or made from another, must not carry it.
+    """
+    out = Atoms(
+        numbers=atoms.get_atomic_numbers(),
+        positions=atoms.get_positions(),
+        cell=atoms.cell,
+        pbc=atoms.pbc,
+    )
+    out.info.update({k: copy.deepcopy(v) for k, v in atoms.info.items() if not is_label_key(k)})
+    for name, values in atoms.arrays.items():
+        if name not in out.arrays and not is_label_key(name):
+            out.arrays[name] = np.array(values, copy=True)
+    return out
 
 
 def nearest_frame(
@@ -57,14 +129,24 @@ def nearest_frame(
 
 
 def labelled_atoms(atoms: Atoms, label: Label, key: str) -> Atoms:
-    """A copy of ``atoms`` carrying ``label`` as ``energy_s{k}`` (eV) / ``forces_s{k}`` (eV/Å)."""
+    """A copy of ``atoms`` carrying ``label`` as ``energy_s{k}`` (eV) / ``forces_s{k}`` (eV/Å).
+
+    Of ``atoms.info`` only scalar provenance carries over; labels it carried already
+    (:func:`is_label_key`) never do, so no stale value survives next to the new label.
+    """
     out = Atoms(
         numbers=atoms.get_atomic_numbers(),
         positions=atoms.get_positions(),
         cell=atoms.cell,
         pbc=atoms.pbc,
     )
-    out.info.update({k: v for k, v in atoms.info.items() if isinstance(v, str | int | float)})
+    out.info.update(
+        {
+            k: v
+            for k, v in atoms.info.items()
+            if isinstance(v, str | int | float | np.integer) and not is_label_key(k)
+        }
+    )
     out.info["frame_id"] = key
     for k, energy in enumerate(label.energies):
         out.info[f"energy_s{k}"] = float(energy)
@@ -89,6 +171,25 @@ class RunSummary:
     labelled: int
     failed: int
     skipped_failed: int
+    known_elsewhere: int = 0
+
+
+def known_frame_ids(paths: Sequence[Path]) -> set[str]:
+    """The ids of the frames labelled in other extxyz files: each frame's ``frame_id``
+    and the :func:`frame_id` of its geometry (the same for files made by this runner).
+
+    Raises ValueError for a path that does not exist.
+    """
+    missing = [str(path) for path in paths if not Path(path).exists()]
+    if missing:
+        raise ValueError(f"no such file(s) of known labels: {missing}")
+    ids: set[str] = set()
+    for path in paths:
+        for atoms in read_frames(Path(path)):
+            ids.add(frame_id(atoms))
+            if "frame_id" in atoms.info:
+                ids.add(str(atoms.info["frame_id"]))
+    return ids
 
 
 def label_frames(
@@ -102,6 +203,7 @@ def label_frames(
     max_guess_rmsd: float = 0.3,
     retry_failed: bool = False,
     max_frames: int | None = None,
+    known: Sequence[Path] = (),
     progress: bool = True,
 ) -> RunSummary:
     """Label the frames of ``frames`` not yet in ``output``; resumable.
@@ -114,6 +216,8 @@ def label_frames(
         (kept in ``<output>.orbitals/``) when the backend supports it and that frame
         is within ``max_guess_rmsd`` Å RMSD.
     max_frames: stop after this many new labels (None: all).
+    known: extxyz files labelled elsewhere (read in place, not copied); frames whose id is
+        in them (:func:`known_frame_ids`) are skipped and counted as ``known_elsewhere``.
     """
     for i, atoms in enumerate(frames):
         check_atoms(atoms, max_atomic_number=labeller.max_atomic_number, name=f"frame {i}")
@@ -122,16 +226,19 @@ def label_frames(
         failures = output.with_name(output.name + ".failed.jsonl")
     repair_tail(output)
     done = {str(a.info.get("frame_id")): a for a in read_frames(output)}
+    elsewhere = known_frame_ids(known) - done.keys()
     failed_ids = {str(r.get("frame_id")) for r in read_jsonl(failures)}
     keys = [frame_id(a) for a in frames]
     pending = [
         (i, a, key)
         for i, (a, key) in enumerate(zip(frames, keys, strict=True))
-        if key not in done and (retry_failed or key not in failed_ids)
+        if key not in done and key not in elsewhere and (retry_failed or key not in failed_ids)
     ]
     pending = list({key: (i, a, key) for i, a, key in pending}.values())
-    already = sum(key in done for key in set(keys))
-    skipped = 0 if retry_failed else sum(k in failed_ids and k not in done for k in set(keys))
+    unique = set(keys)
+    already = len(unique & done.keys())
+    n_elsewhere = len(unique & elsewhere)
+    skipped = 0 if retry_failed else len((unique & failed_ids) - done.keys() - elsewhere)
     if max_frames is not None:
         pending = pending[:max_frames]
     cache = output.with_name(output.name + ".orbitals")
@@ -170,4 +277,4 @@ def label_frames(
         if use_guess and (cache / f"{key}.json").exists():
             with_orbitals[key] = result
         bar.set_postfix(failed=failed, last_s=label.provenance.get("wall_s", ""))
-    return RunSummary(len(set(keys)), already, labelled, failed, skipped)
+    return RunSummary(len(unique), already, labelled, failed, skipped, n_elsewhere)

@@ -10,6 +10,8 @@ from ase.calculators.calculator import Calculator
 from ase.constraints import FixInternals
 from ase.optimize import BFGS
 
+from fusionpot.sampling.provenance import derived
+
 __all__ = ["pyramidalise", "relaxed_scan"]
 
 
@@ -27,7 +29,7 @@ def relaxed_scan(
 
     dihedral: 4 atom indices, values in degrees; bond: 2 atom indices, values in Å.
     Each point starts from the previous one; fmax in eV/Å. Returns one relaxed copy
-    per value with ``info["scan_value"]``.
+    per value with ``info["scan_value"]`` and ``atoms``' provenance, not its labels.
     """
     if (dihedral is None) == (bond is None):
         raise ValueError("give exactly one of dihedral (4 indices) or bond (2 indices)")
@@ -35,7 +37,7 @@ def relaxed_scan(
         raise ValueError(f"dihedral needs 4 atom indices, got {list(dihedral)}")
     if bond is not None and len(bond) != 2:
         raise ValueError(f"bond needs 2 atom indices, got {list(bond)}")
-    work = atoms.copy()
+    work = derived(atoms)
     work.calc = calc
     points = []
     for value in values:
@@ -50,11 +52,7 @@ def relaxed_scan(
             constraint = FixInternals(bonds=[[value, [i, j]]])
         work.set_constraint(constraint)
         BFGS(work, logfile=None).run(fmax=fmax, steps=steps)
-        point = work.copy()
-        point.set_constraint()
-        point.calc = None
-        point.info["scan_value"] = float(value)
-        points.append(point)
+        points.append(derived(work, scan_value=float(value)))
     return points
 
 
@@ -82,7 +80,7 @@ def pyramidalise(atoms: Atoms, centre: int, neighbours: Sequence[int], distance:
     """Move atom ``centre`` by ``distance`` Å along the normal of its neighbours' plane.
 
     neighbours: the 3 atoms bonded to ``centre``; a positive distance moves it along
-    (n1 - n0) × (n2 - n0).
+    (n1 - n0) × (n2 - n0). The new frame has ``atoms``' provenance, not its labels.
     """
     if len(neighbours) != 3:
         raise ValueError(f"pyramidalise needs 3 neighbours, got {list(neighbours)}")
@@ -91,7 +89,6 @@ def pyramidalise(atoms: Atoms, centre: int, neighbours: Sequence[int], distance:
     length = np.linalg.norm(normal)
     if length < 1e-8:
         raise ValueError(f"neighbours {list(neighbours)} are collinear: no plane")
-    out = atoms.copy()
-    out.calc = None
-    out.positions[centre] += distance * normal / length
-    return out
+    positions = atoms.get_positions()
+    positions[centre] += distance * normal / length
+    return derived(atoms, positions)

@@ -8,6 +8,8 @@ from ase.calculators.calculator import Calculator
 from ase.md.langevin import Langevin
 from ase.md.velocitydistribution import MaxwellBoltzmannDistribution
 
+from fusionpot.sampling.provenance import derived
+
 __all__ = ["hot_md"]
 
 
@@ -26,14 +28,15 @@ def hot_md(
     """``n_frames`` snapshots every ``stride_fs`` fs of Langevin MD at ``temperature`` K.
 
     Starts from ``atoms`` with Maxwell-Boltzmann velocities and discards the first
-    ``equilibration_fs`` fs. Each frame has ``info["md_time_fs"]``.
+    ``equilibration_fs`` fs. Each frame has ``info["md_time_fs"]`` and ``atoms``'
+    provenance, not its labels.
     """
     if temperature <= 0 or n_frames < 0 or stride_fs <= 0 or timestep_fs <= 0:
         raise ValueError(
             f"need temperature > 0 K, n_frames >= 0, stride and timestep > 0 fs; got "
             f"{temperature}, {n_frames}, {stride_fs}, {timestep_fs}"
         )
-    work = atoms.copy()
+    work = derived(atoms)
     work.calc = calc
     MaxwellBoltzmannDistribution(work, temperature_K=temperature, rng=rng)
     dyn = Langevin(
@@ -49,7 +52,6 @@ def hot_md(
     frames = []
     for k in range(n_frames):
         dyn.run(stride)
-        frame = Atoms(numbers=work.numbers, positions=work.positions.copy())
-        frame.info["md_time_fs"] = equilibration_fs + (k + 1) * stride * timestep_fs
-        frames.append(frame)
+        time_fs = equilibration_fs + (k + 1) * stride * timestep_fs
+        frames.append(derived(atoms, work.positions, md_time_fs=time_fs))
     return frames

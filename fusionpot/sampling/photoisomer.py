@@ -30,6 +30,7 @@ from ase.optimize import BFGS
 
 from fusionpot.sampling.geometry import pyramidalise, relaxed_scan
 from fusionpot.sampling.md import hot_md
+from fusionpot.sampling.provenance import derived
 from fusionpot.sampling.wigner import normal_modes, wigner_positions
 
 __all__ = ["PhotoisomerPlan", "photoisomer_subsets"]
@@ -60,13 +61,10 @@ class PhotoisomerPlan:
 
 
 def _relaxed(atoms: Atoms, calc: Calculator, fmax: float) -> Atoms:
-    work = atoms.copy()
-    work.set_constraint()
+    work = derived(atoms)
     work.calc = calc
     BFGS(work, logfile=None).run(fmax=fmax, steps=2000)
-    out = work.copy()
-    out.calc = None
-    return out
+    return derived(work)
 
 
 def photoisomer_subsets(
@@ -81,7 +79,8 @@ def photoisomer_subsets(
 
     calc: the sampling level (an ASE calculator, e.g. tblite GFN2-xTB); the start
     structures are relaxed with it first, then sampled as the module docstring says.
-    Without ``dhp`` there is no ``wigner_dhp`` subset.
+    Without ``dhp`` there is no ``wigner_dhp`` subset. Every frame keeps the provenance
+    of the structure it was made from (e.g. ``seed_index``), never its labels.
     """
     cis_min, trans_min = _relaxed(cis, calc, 1e-3), _relaxed(trans, calc, 1e-3)
     subsets: dict[str, list[Atoms]] = {}

@@ -7,6 +7,8 @@ from collections.abc import Sequence
 import numpy as np
 from ase import Atoms
 
+from fusionpot.sampling.provenance import derived
+
 __all__ = ["seam_parents", "seam_steps"]
 
 
@@ -17,7 +19,8 @@ def seam_steps(
 
     With ΔE = E_upper − E_lower (eV) and g = ∇ΔE = F_lower − F_upper (eV/Å) from the
     frame's ``energy_s{k}`` / ``forces_s{k}``, the step is dx = −ΔE g / |g|² (Å); returns
-    x + s·dx for each s in ``scales``, tagged ``info["seam_scale"]``.
+    x + s·dx for each s in ``scales``, tagged ``info["seam_scale"]`` (and ``parent_id``
+    = the frame's ``frame_id`` if it has one), without the frame's labels or other info.
     """
     try:
         gap = labelled.info[f"energy_s{upper}"] - labelled.info[f"energy_s{lower}"]
@@ -30,12 +33,10 @@ def seam_steps(
     if norm2 == 0.0:
         raise ValueError("zero gap gradient: no seam direction")
     step = -gap * g / norm2
-    out = []
-    for scale in scales:
-        frame = Atoms(numbers=labelled.numbers, positions=labelled.positions + scale * step)
-        frame.info["seam_scale"] = float(scale)
-        out.append(frame)
-    return out
+    return [
+        derived(labelled, labelled.positions + s * step, inherit=False, seam_scale=float(s))
+        for s in scales
+    ]
 
 
 def seam_parents(

@@ -9,6 +9,8 @@ from ase import Atoms, units
 from ase.calculators.calculator import Calculator
 from ase.vibrations import Vibrations
 
+from fusionpot.sampling.provenance import derived
+
 __all__ = ["normal_modes", "wigner_positions", "wigner_widths"]
 
 HBAR = units._hbar * units.J * units.s  # eV · (Å sqrt(amu/eV)), ASE's time unit
@@ -25,7 +27,7 @@ def normal_modes(
     |ħω| < ``soft_floor`` eV (numerical noise of a flat torsion, either sign) get
     ħω = soft_floor; a stronger imaginary mode raises ValueError. delta: Å.
     """
-    work = atoms.copy()
+    work = derived(atoms)
     work.calc = calc
     with tempfile.TemporaryDirectory(prefix="fusionpot-vib-") as tmp:
         vib = Vibrations(work, delta=delta, name=f"{tmp}/vib")
@@ -72,6 +74,8 @@ def wigner_positions(
     (amu^½ Å) is Gaussian with the width of :func:`wigner_widths`;
     x = x_min + Σ_k Q_k modes[k] / sqrt(m).
     modes: [n_modes, n_atoms, 3] mass-weighted orthonormal; temperature: K.
+    Samples carry the provenance of ``atoms``, never its labels (see
+    :func:`fusionpot.sampling.provenance.derived`).
     """
     if n_samples < 0:
         raise ValueError(f"n_samples must be >= 0, got {n_samples}")
@@ -81,10 +85,7 @@ def wigner_positions(
     for _ in range(n_samples):
         q = rng.normal(0.0, sigma)
         displacement = np.einsum("k,kai->ai", q, modes) * inv_sqrt_m
-        sample = atoms.copy()
-        sample.calc = None
-        sample.positions = atoms.positions + displacement
-        samples.append(sample)
+        samples.append(derived(atoms, atoms.positions + displacement))
     return samples
 
 
