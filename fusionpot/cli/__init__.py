@@ -1,7 +1,9 @@
 """The ``fusionpot`` command line: one module per subcommand.
 
 Each command module defines ``NAME``, ``HELP``, ``add_arguments(parser)`` and
-``run(args) -> int``; add a new command by listing its module in ``COMMANDS``.
+``run(args) -> int``; add a new command by listing its module in ``COMMANDS``. The
+dispatch keeps the command's ``run`` under ``_DISPATCH``, a private name, so commands may
+name their arguments freely (``namd-analyze run`` once overwrote a ``run`` default).
 """
 
 from __future__ import annotations
@@ -12,6 +14,9 @@ import sys
 from collections.abc import Sequence
 
 from fusionpot._version import __version__
+
+#: the ``argparse.Namespace`` attribute that holds the chosen command's ``run``
+_DISPATCH = "_fusionpot_command_run"
 
 COMMANDS: tuple[str, ...] = (
     "fusionpot.cli.demo",
@@ -38,7 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
         command = importlib.import_module(module_name)
         sub = subparsers.add_parser(command.NAME, help=command.HELP, description=command.HELP)
         command.add_arguments(sub)
-        sub.set_defaults(run=command.run)
+        sub.set_defaults(**{_DISPATCH: command.run})
     return parser
 
 
@@ -48,7 +53,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 0
-    return int(args.run(args))
+    return int(getattr(args, _DISPATCH)(args))
 
 
 if __name__ == "__main__":

@@ -1,11 +1,11 @@
-"""``fusionpot namd-analyze run.h5``: populations, lifetime, products and quantum yields."""
+"""``fusionpot namd-analyze run.h5``: populations, lifetime, hops, products and quantum yields."""
 
 from __future__ import annotations
 
 import argparse
 
 NAME = "namd-analyze"
-HELP = "analyse a surface-hopping run: population plot, lifetime fit, products, yields"
+HELP = "analyse a surface-hopping run: population plot, lifetime, hops, products, yields"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -18,11 +18,33 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", default=None, help="output folder (default: next to run.h5)")
     parser.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples")
     parser.add_argument("--seed", type=int, default=0, help="bootstrap seed")
+    parser.add_argument(
+        "--min-decayed",
+        type=int,
+        default=5,
+        help="fit a lifetime only if at least this many trajectories reached S0 "
+        "(default: %(default)s)",
+    )
+    parser.add_argument(
+        "--min-fraction",
+        type=float,
+        default=0.1,
+        help="... and at least this fraction of them (default: %(default)s); otherwise "
+        "report 'not reached'",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
     from fusionpot.namd.report import analyse_run
 
-    summary = analyse_run(args.run, args.products, args.out, args.bootstrap, args.seed)
+    summary = analyse_run(
+        args.run,
+        args.products,
+        args.out,
+        args.bootstrap,
+        args.seed,
+        min_decayed=args.min_decayed,
+        min_fraction=args.min_fraction,
+    )
     print(summary)
     return 0

@@ -1,4 +1,4 @@
-"""One call behind ``fusionpot namd-analyze``: plot, lifetime fit, products and yields."""
+"""One call behind ``fusionpot namd-analyze``: plot, lifetime, hops, products and yields."""
 
 from __future__ import annotations
 
@@ -7,20 +7,23 @@ import os
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import yaml
 
 from fusionpot.namd.analysis import (
+    UNDETERMINED,
     CollectiveVariable,
     ProductRule,
     classify,
     fit_lifetime,
     load_run,
+    outcomes,
     plot_populations,
     quantum_yields,
     state_fractions,
 )
 
-__all__ = ["analyse_run", "load_product_rules"]
+__all__ = ["analyse_run", "hop_counts", "load_product_rules"]
 
 
 def load_product_rules(
@@ -53,46 +56,108 @@ def load_product_rules(
     return variables, rules
 
 
+def hop_counts(hops: dict[str, np.ndarray]) -> dict[str, int]:
+    """Hop attempts of a run (its ``hops`` group): accepted up (to a higher state), down,
+    and frustrated (attempted, not accepted)."""
+    accepted = np.asarray(hops["accepted"]).astype(bool)
+    up = np.asarray(hops["target"]) > np.asarray(hops["source"])
+    return {
+        "accepted": int(accepted.sum()),
+        "up": int((accepted & up).sum()),
+        "down": int((accepted & ~up).sum()),
+        "frustrated": int((~accepted).sum()),
+    }
+
+
+def _final_by_trajectory(data: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
+    """(final active [n_traj], −1 where a trajectory has no final record; its row in
+    ``final`` [n_traj], −1 likewise), aligned with ``traj_id``."""
+    final = data["final"]
+    n_traj = len(data["traj_id"])
+    active, row = np.full(n_traj, -1), np.full(n_traj, -1)
+    if "traj_id" in final:
+        where = np.searchsorted(data["traj_id"], final["traj_id"])
+        active[where] = final["active"]
+        row[where] = np.arange(len(final["traj_id"]))
+    return active, row
+
+
 def analyse_run(
     run_path: str | os.PathLike[str],
     products_path: str | os.PathLike[str] | None = None,
     out_dir: str | os.PathLike[str] | None = None,
     n_boot: int = 1000,
     seed: int = 0,
+    min_decayed: int = 5,
+    min_fraction: float = 0.1,
 ) -> str:
     """Write ``populations.png`` and ``analysis.json`` next to the run (or in ``out_dir``);
-    return a short text summary."""
+    return a short text summary.
+
+    The lifetime is :func:`~fusionpot.namd.analysis.fit_lifetime` (Kaplan–Meier with
+    censoring; "not reached" below ``min_decayed``/``min_fraction``). Yields count a
+    trajectory for a product only if it ended on S0 in that product's region; the rest
+    are "undetermined" (split in the JSON into still excited, on S0 in no region, and
+    unfinished). Every fraction is of all trajectories, with its bootstrap interval.
+    """
     data = load_run(run_path)
     out = Path(out_dir) if out_dir is not None else Path(run_path).parent
     out.mkdir(parents=True, exist_ok=True)
     n_states = int(data["attrs"]["n_states"])
     fractions = state_fractions(data["active"], n_states)
     time = data["time"]
-    result: dict[str, Any] = {
-        "n_traj": len(data["traj_id"]),
-        "n_hops": int(data["hops"]["accepted"].sum()),
-    }
-    lines = [f"{result['n_traj']} trajectories, {result['n_hops']} hops"]
-    fit = None
-    if bool((data["active"][:, 0] > 0).any()):
-        fit = fit_lifetime(time, data["active"], n_boot=min(n_boot, 200), seed=seed)
-        result["lifetime_fs"] = {"tau": fit.tau, "t0": fit.t0, "ci": [fit.tau_low, fit.tau_high]}
-        lines.append(
-            f"excited-state lifetime τ = {fit.tau:.1f} fs "
-            f"({100 * fit.level:.0f}% CI {fit.tau_low:.1f}–{fit.tau_high:.1f}), "
-            f"delay {fit.t0:.1f} fs"
-        )
-    plot_populations(time, fractions, out / "populations.png", fit)
+    n_traj = len(data["traj_id"])
+    hops = hop_counts(data["hops"])
+    result: dict[str, Any] = {"n_traj": n_traj, "n_hops": hops["accepted"], "hops": hops}
+    lines = [
+        f"{n_traj} trajectories, {time[-1]:.1f} fs; {hops['accepted']} hops "
+        f"({hops['up']} up, {hops['down']} down), {hops['frustrated']} frustrated"
+    ]
+    lifetime = fit_lifetime(
+        time,
+        data["active"],
+        n_boot=min(n_boot, 200),
+        seed=seed,
+        min_decayed=min_decayed,
+        min_fraction=min_fraction,
+    )
+    result["lifetime_fs"] = lifetime.as_dict()
+    lines.append(lifetime.describe())
+    plot_populations(time, fractions, out / "populations.png", lifetime)
     if products_path is not None:
         variables, rules = load_product_rules(products_path)
-        labels = classify(data["final"]["positions"], variables, rules)
-        names = [r.name for r in rules] + ["other"]
-        yields = quantum_yields(labels, names, n_boot=n_boot, seed=seed)
-        result["quantum_yields"] = {
-            k: {"yield": v[0], "ci": [v[1], v[2]]} for k, v in yields.items()
+        final_active, row = _final_by_trajectory(data)
+        labels = np.full(n_traj, "other", dtype=object)
+        has_final = row >= 0
+        labels[has_final] = classify(data["final"]["positions"][row[has_final]], variables, rules)
+        outcome = outcomes(labels, final_active)
+        names = [r.name for r in rules] + [UNDETERMINED]
+        yields = quantum_yields(outcome, names, n_boot=n_boot, seed=seed)
+        reasons = {
+            "still_excited": int((final_active > 0).sum()),
+            "no_product_region": int(((final_active == 0) & (labels == "other")).sum()),
+            "unfinished": int((~has_final).sum()),
         }
+        result["quantum_yields"] = {
+            k: {"yield": v[0], "ci": [v[1], v[2]], "count": int((outcome == k).sum())}
+            for k, v in yields.items()
+        }
+        result["quantum_yields"][UNDETERMINED].update(reasons)
+        lines.append(
+            f"quantum yields, fractions of all {n_traj} trajectories (a product counts only "
+            "on S0 in its region at the end):"
+        )
+        width = max(len(n) for n in names)
         for name, (y, lo, hi) in yields.items():
-            lines.append(f"yield {name}: {y:.3f} (95% CI {lo:.3f}–{hi:.3f})")
+            count = result["quantum_yields"][name]["count"]
+            lines.append(
+                f"  {name:<{width}}  {y:.3f} (95% CI {lo:.3f}–{hi:.3f}; {count} of {n_traj})"
+            )
+        lines.append(
+            f"  {UNDETERMINED} = {reasons['still_excited']} still excited + "
+            f"{reasons['no_product_region']} on S0 outside every product region + "
+            f"{reasons['unfinished']} unfinished"
+        )
     (out / "analysis.json").write_text(json.dumps(result, indent=2))
     lines.append(f"wrote {out / 'populations.png'} and {out / 'analysis.json'}")
     return "\n".join(lines)
