@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Start (or resume) the stilbene S0/S1/S2 MRSF-TDDFT labelling campaign in the background,
-# on idle CPU only (nice 19). Safe to run twice: a running campaign is left alone.
+# on one core at normal priority (OMP_NUM_THREADS=1): labels are the showcase's bottleneck. Safe to run twice: a running campaign is left alone.
 #   potentials/stilbene/campaign.sh          start/resume
 #   potentials/stilbene/campaign.sh stop     stop it (finished frames are kept)
 set -euo pipefail
@@ -20,11 +20,7 @@ if running; then
 fi
 cd "$repo"
 if [[ -f .venv/bin/activate ]]; then source .venv/bin/activate; fi
-setsid nohup nice -n 19 env OMP_NUM_THREADS=2 OMP_WAIT_POLICY=passive \
+setsid nohup env OMP_NUM_THREADS=1 OMP_WAIT_POLICY=passive \
     bash "$here/campaign_loop.sh" >> "$here/data/campaign.log" 2>&1 < /dev/null &
 echo $! > "$pidfile"
-# setsid gives the campaign its own scheduler autogroup, and the kernel shares the CPU
-# between autogroups by the group's nice, not the processes': without this line, "nice 19"
-# still took a full core from every other session's work.
-echo 19 > "/proc/$!/autogroup" 2>/dev/null || true
 echo "campaign started (pid $!); log: $here/data/campaign.log"

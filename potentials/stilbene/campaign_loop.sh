@@ -8,7 +8,7 @@ fp="$here/fp.sh"
 labels="$here/data/labels_mrsf.extxyz"
 seed="../shared/data/stilbene_mrsf_seed/stilbene_mrsf_seed.extxyz"
 [[ -f "$seed" ]] || seed=""
-label() { "$fp" label "$1" -o "$labels" --method mrsf --threads 2 "${@:2}"; }
+label() { "$fp" label "$1" -o "$labels" --method mrsf --threads 1 "${@:2}"; }
 echo "=== campaign loop started $(date -u +%FT%TZ) pid $$"
 while true; do
     have=""; [[ -s "$labels" ]] && have="$labels"
