@@ -1,4 +1,4 @@
-"""``fusionpot export``: a checkpoint -> one TorchScript file with its metadata."""
+"""``fusionpot export``: a checkpoint (or an exported file) -> one TorchScript file."""
 
 from __future__ import annotations
 
@@ -6,11 +6,17 @@ import argparse
 import json
 
 NAME = "export"
-HELP = "Export a model checkpoint to one TorchScript file (for torch.jit.load, ASE, LAMMPS)."
+HELP = (
+    "Export a model checkpoint, or re-export an exported file (another dtype or device), "
+    "to one TorchScript file (for torch.jit.load, ASE, LAMMPS)."
+)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("checkpoint", help="model checkpoint written by save_model or training")
+    parser.add_argument(
+        "checkpoint",
+        help="model checkpoint (model.pth of training, save_model) or an exported model file",
+    )
     parser.add_argument("-o", "--output", required=True, help="exported file to write")
     parser.add_argument(
         "--dtype",
@@ -24,10 +30,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from fusionpot.export import export_model
-    from fusionpot.models import load_model
+    from fusionpot.export import export_model, load_eager
 
-    metadata = export_model(load_model(args.checkpoint), args.output, args.dtype, args.device)
+    metadata = export_model(load_eager(args.checkpoint), args.output, args.dtype, args.device)
     print(f"wrote {args.output}")
     print(json.dumps(metadata, ensure_ascii=False, indent=1))
     return 0

@@ -5,7 +5,8 @@ The exported file is a TorchScript archive with one extra file, ``metadata.json`
 ``format`` (``"fusionpot-torchscript"``), ``format_version``, ``elements`` (symbols in
 species-index order), ``atomic_numbers``, ``r_max`` (Å), ``n_layers``, ``n_states``,
 ``dtype`` (``"float32"``/``"float64"``), ``units`` (``{"energy": "eV", "length": "Å"}``),
-``fusionpot_version``, ``torch_version`` and ``arch`` (``"fusion-mace"``/``"mace"``).
+``fusionpot_version``, ``torch_version``, ``arch`` (``"fusion-mace"``/``"mace"``) and, in
+files exported since 2026-12-03, ``config`` (the model's full config).
 
 >>> meta = make_metadata(["H", "O"], r_max=4.0, n_layers=2, n_states=1, dtype="float64",
 ...                      arch="fusion-mace")
@@ -43,10 +44,18 @@ _REQUIRED = ("elements", "atomic_numbers", "r_max", "n_layers", "n_states", "dty
 
 
 def make_metadata(
-    elements: Sequence[str], r_max: float, n_layers: int, n_states: int, dtype: str, arch: str
+    elements: Sequence[str],
+    r_max: float,
+    n_layers: int,
+    n_states: int,
+    dtype: str,
+    arch: str,
+    config: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The metadata dict of an exported model (plain JSON types)."""
-    return {
+    """The metadata dict of an exported model (plain JSON types). ``config``: the model's
+    full config (``ConfigDict.to_dict()``), written when known, so that an exported file
+    can be rebuilt as an eager model (another dtype, another export)."""
+    metadata = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
         "elements": list(elements),
@@ -60,6 +69,9 @@ def make_metadata(
         "torch_version": torch.__version__,
         "arch": arch,
     }
+    if config is not None:
+        metadata["config"] = config
+    return metadata
 
 
 def check_metadata(metadata: Any, path: str | os.PathLike[str]) -> dict[str, Any]:

@@ -29,7 +29,7 @@ import torch
 from fusionpot._io import atomic_write
 from fusionpot.data import keys
 from fusionpot.export.metadata import FORMAT_VERSION, METADATA_FILE, make_metadata, read_metadata
-from fusionpot.models import ForceOutput, load_model
+from fusionpot.models import ForceOutput, build_model, load_model
 from fusionpot.models._mace import compile_mode
 from fusionpot.models.config import DTYPES
 
@@ -38,6 +38,7 @@ __all__ = [
     "SteadyScript",
     "convert_dtype",
     "export_model",
+    "load_eager",
     "load_exported",
     "load_potential",
     "metadata_of",
@@ -64,6 +65,7 @@ class ExportedPotential(torch.nn.Module):
         self.n_states = int(config.n_states)
         self.dtype_name = str(config.dtype)
         self.arch = str(config.arch)
+        self.config_json = json.dumps(config.to_dict())
         self.format_version = FORMAT_VERSION
 
     def forward(
@@ -89,7 +91,9 @@ class ExportedPotential(torch.nn.Module):
 
 
 def metadata_of(module: Any) -> dict[str, Any]:
-    """The metadata of an :class:`ExportedPotential`, eager or scripted, from its attributes."""
+    """The metadata of an :class:`ExportedPotential`, eager or scripted, from its attributes
+    (files exported before ``config_json`` existed have no ``config``)."""
+    config_json = getattr(module, "config_json", None)
     return make_metadata(
         list(module.elements),
         module.r_max,
@@ -97,6 +101,7 @@ def metadata_of(module: Any) -> dict[str, Any]:
         module.n_states,
         module.dtype_name,
         module.arch,
+        None if config_json is None else json.loads(config_json),
     )
 
 
@@ -211,6 +216,38 @@ def load_exported(
     return module.eval(), metadata
 
 
+def load_eager(path: str | os.PathLike[str]) -> torch.nn.Module:
+    """The eager energy model (FusionMACE, MACEBaseline) of a checkpoint or of an exported
+    file whose metadata records its ``config``: rebuilt from the config, weights loaded.
+
+    Raises ``ValueError`` for an exported file without ``config`` (exported before it
+    was recorded; re-export it from its checkpoint) or a file that is neither.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no model file at {os.fspath(path)!r}")
+    metadata = read_metadata(path)
+    if metadata is None:
+        try:
+            return load_model(path)
+        except (OSError, RuntimeError, pickle.UnpicklingError, EOFError, ValueError) as error:
+            raise ValueError(
+                f"{os.fspath(path)!r} is neither a fusionpot exported model nor a model "
+                f"checkpoint ({error})"
+            ) from None
+    if "config" not in metadata:
+        raise ValueError(
+            f"{os.fspath(path)!r} was exported without its model config, so it cannot be "
+            "rebuilt (another dtype, another export): export it again from its checkpoint"
+        )
+    model = build_model({**metadata["config"], "arch": metadata["arch"]})
+    prefix = "potential.model."
+    scripted = torch.jit.load(str(path), map_location="cpu")
+    state = {k.removeprefix(prefix): v for k, v in scripted.state_dict().items()}
+    model.load_state_dict(state)
+    return model
+
+
 def load_potential(
     model: str | os.PathLike[str] | torch.nn.Module,
     device: torch.device | str = "cpu",
@@ -223,7 +260,8 @@ def load_potential(
     ``weights_only``); an exported module; or an energy model in memory (FusionMACE, a
     model with its calling convention, or a ForceOutput around one). Eager models are
     wrapped in :class:`ExportedPotential`, converted to ``dtype`` if given; an exported
-    model's dtype is fixed at export, so another ``dtype`` is a ``ValueError``. On a CPU
+    file in another ``dtype`` is rebuilt from the config in its metadata (a file without
+    one, or an exported module, gives ``ValueError``). On a CPU
     an exported module comes wrapped in :class:`SteadyScript` (no slow first calls).
     """
     if isinstance(model, torch.jit.ScriptModule):
@@ -238,17 +276,12 @@ def load_potential(
         path = Path(model)
         if not path.is_file():
             raise FileNotFoundError(f"no model file at {os.fspath(model)!r}")
-        if read_metadata(path) is not None:
+        metadata = read_metadata(path)
+        converting = dtype is not None and _dtype_name(dtype) != (metadata or {}).get("dtype")
+        if metadata is not None and not (converting and "config" in metadata):
             module = load_exported(path, device)[0]
         else:
-            try:
-                checkpoint = load_model(path)
-            except (OSError, RuntimeError, pickle.UnpicklingError, EOFError, ValueError) as error:
-                raise ValueError(
-                    f"{os.fspath(model)!r} is neither a fusionpot exported model nor a model "
-                    f"checkpoint ({error})"
-                ) from None
-            return load_potential(checkpoint, device, dtype)
+            return load_potential(load_eager(path), device, dtype)
     metadata = metadata_of(module)
     if dtype is not None and _dtype_name(dtype) != metadata["dtype"]:
         raise ValueError(

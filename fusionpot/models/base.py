@@ -32,8 +32,10 @@ class EnergyModel(torch.nn.Module):
     """Base of the energy models: ``E_i,s = E0[Z_i, s] + scale_s · readout_i,s + shift_s``.
 
     config: the architecture's config (elements, r_max, n_states, dtype, ...); the buffers
-    reference_energies [n_elements, n_states], scale [n_states] and shift [n_states] (eV)
-    start at 0, 1, 0 and are set from training data by :meth:`set_energy_normalisation`.
+    reference_energies [n_elements, n_states] (float64 in every model dtype), scale
+    [n_states] and shift [n_states] (eV) start at 0, 1, 0 and are set from training data
+    by :meth:`set_energy_normalisation`. ``atomic_energy`` and ``energy`` are float64 (see
+    :func:`~fusionpot.models.reference.scaled_energies`); forces keep the model's dtype.
     """
 
     __jit_ignored_attributes__: ClassVar[list[str]] = ["config"]
@@ -50,16 +52,27 @@ class EnergyModel(torch.nn.Module):
         self.r_max = config.r_max
         dtype = config.torch_dtype
         shape = (self.n_elements, config.n_states)
-        self.register_buffer("reference_energies", torch.zeros(shape, dtype=dtype))
+        # float64 in every model dtype (see scaled_energies); _apply keeps it so
+        self.register_buffer("reference_energies", torch.zeros(shape, dtype=torch.float64))
         self.register_buffer("scale", torch.ones(config.n_states, dtype=dtype))
         self.register_buffer("shift", torch.zeros(config.n_states, dtype=dtype))
+
+    def _apply(self, fn: Any, recurse: bool = True) -> "EnergyModel":
+        """``Module._apply`` (behind ``.to``, ``.float()``, ``.cuda()``, ...), except that
+        ``reference_energies`` only moves device and stays float64."""
+        reference = self.reference_energies
+        super()._apply(fn, recurse)
+        moved = self._buffers["reference_energies"]
+        assert moved is not None
+        self._buffers["reference_energies"] = reference.to(moved.device)
+        return self
 
     def check_inputs(self, data: dict[str, torch.Tensor]) -> None:
         """Every required key present, positions in the model's dtype."""
         for key in self.required_keys:
             if key not in data:
                 raise ValueError(f"the graph dict has no '{key}' (see fusionpot.data.keys)")
-        if data[keys.POSITIONS].dtype != self.reference_energies.dtype:
+        if data[keys.POSITIONS].dtype != self.scale.dtype:
             raise TypeError(
                 "positions are not in the model's dtype: build the graph with "
                 "dtype=model.config.torch_dtype"

@@ -57,11 +57,17 @@ def scaled_energies(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """``E_i,s = E0[Z_i, s] + scale_s · readout_i,s + shift_s`` and its sum per graph.
 
-    readout_sum: [n_atoms, n_states]; species, batch: [n_atoms]; reference_energies:
-    [n_elements, n_states] eV; scale, shift: [n_states] eV. Returns (atomic_energy
-    [n_atoms, n_states] eV, energy [n_graphs, n_states] eV).
+    readout_sum: [n_atoms, n_states] in the model's dtype; species, batch: [n_atoms];
+    reference_energies: [n_elements, n_states] eV, float64; scale, shift: [n_states] eV.
+    Returns (atomic_energy [n_atoms, n_states] eV, energy [n_graphs, n_states] eV), both
+    float64 whatever the model's dtype: the learned part ``scale · readout + shift`` (a few
+    eV per atom) is computed in the model's dtype, and the large per-element references
+    (~−1000 eV per carbon) and the sum per graph stay in float64, so that a float32 model
+    resolves energy differences far below its absolute energy's float32 spacing (2^-10 eV
+    near −14 700 eV). Gradients flow back into the model's dtype unchanged.
     """
-    atomic_energy = reference_energies.index_select(0, species) + scale * readout_sum + shift
+    learned = (scale * readout_sum + shift).to(reference_energies.dtype)
+    atomic_energy = reference_energies.index_select(0, species) + learned
     energy = atomic_energy.new_zeros(n_graphs, atomic_energy.shape[1])
     return atomic_energy, energy.index_add(0, batch, atomic_energy)
 

@@ -35,8 +35,8 @@ __all__ = [
 class Batch:
     """A graph dict (``fusionpot.data.keys``) and its labels.
 
-    energy [n_graphs, S] eV, energy_mask [n_graphs, S]; forces [n_atoms, S, 3] eV/Å,
-    forces_mask [n_atoms, S]; n_atoms [n_graphs].
+    energy [n_graphs, S] eV (float64: absolute energies), energy_mask [n_graphs, S];
+    forces [n_atoms, S, 3] eV/Å, forces_mask [n_atoms, S]; n_atoms [n_graphs].
     """
 
     graph: dict[str, torch.Tensor]
@@ -128,7 +128,7 @@ class LabelledFrames:
 
         return Batch(
             graph=graph,
-            energy=tensor(self.energy[idx], dtype),
+            energy=tensor(self.energy[idx], torch.float64),  # absolute: float32 spacing ~1 meV
             energy_mask=tensor(self.energy_mask[idx], torch.bool),
             forces=tensor(np.concatenate([self.forces[i] for i in idx]), dtype),
             forces_mask=tensor(atom_mask, torch.bool),

@@ -140,7 +140,7 @@ def _new_model(config: TrainConfig, train: LabelledFrames, device: torch.device)
     stats = energy_statistics(train, model_config.elements)
     dtype = model_config.torch_dtype
     model.set_energy_normalisation(
-        torch.as_tensor(stats.reference_energies, dtype=dtype),
+        torch.as_tensor(stats.reference_energies, dtype=torch.float64),
         torch.as_tensor(stats.scale, dtype=dtype),
         torch.as_tensor(stats.shift, dtype=dtype),
     )
