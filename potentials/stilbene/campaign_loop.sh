@@ -1,25 +1,55 @@
 #!/usr/bin/env bash
-# The campaign's work loop (run by campaign.sh): alternate one gap-closing seam step (from
-# the lowest-gap labelled frames, newest first) with one frame of the sampled pool, until
-# both are exhausted. Do not edit while it runs (bash reads scripts as it goes).
+# The campaign's work loop (run by campaign.sh). Each iteration labels one frame chosen by
+# active learning (pool/selected.extxyz, if it exists), then makes gap-closing seam steps
+# (from the lowest-gap labelled frames, newest first) and labels one of them, then one
+# frame of the sampled pool; it stops when an iteration labels or attempts no frame and
+# makes no seam step. Frames labelled elsewhere (../shared/data/stilbene_mrsf_extra, read
+# in place) are skipped (--known). Never edit this file in place while it runs (bash reads
+# scripts as it goes): write a new file beside it and mv it over this one.
 set -uo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 fp="$here/fp.sh"
 labels="$here/data/labels_mrsf.extxyz"
-seed="../shared/data/stilbene_mrsf_seed/stilbene_mrsf_seed.extxyz"
+shared="$here/../../../shared/data"
+seed="$shared/stilbene_mrsf_seed/stilbene_mrsf_seed.extxyz"
 [[ -f "$seed" ]] || seed=""
-label() { "$fp" label "$1" -o "$labels" --method mrsf --threads 1 "${@:2}"; }
+extra="$shared/stilbene_mrsf_extra/stilbene_mrsf_extra.extxyz"
+label() {
+    local known=()
+    [[ -f "$extra" ]] && known=(--known "$extra")
+    "$fp" label "$1" -o "$labels" --method mrsf --threads 1 "${known[@]}" "${@:2}"
+}
+# label_one FILE: label one more frame of FILE; print the summary line ("N labelled, M
+# failed, ..."), a stand-in "0 labelled, 0 failed" when FILE does not exist, or whatever
+# the label call printed last when it broke (no summary line).
+label_one() {
+    if [[ ! -f "$1" ]]; then
+        echo "0 labelled, 0 failed ($(basename "$1") does not exist)"
+        return
+    fi
+    label "$1" --max-frames 1 | tee -a /dev/stderr | tail -1
+}
+exhausted() { [[ "$1" == "0 labelled, 0 failed"* ]]; }                 # nothing left in it
+worked() { [[ "$1" =~ ^[0-9]+\ labelled,\ [0-9]+\ failed ]] && ! exhausted "$1"; }
 echo "=== campaign loop started $(date -u +%FT%TZ) pid $$"
 while true; do
+    s0=$(label_one "$here/pool/selected.extxyz")
     have=""; [[ -s "$labels" ]] && have="$labels"
     seam_out=$("$fp" sample seam $seed $have -o "$here/pool/seam_steps.extxyz" \
-        --n-lowest 2 --max-gap 3.1 --max-total 40 --scales 1.0 2>&1) || echo "$seam_out"
+        --n-lowest 2 --max-gap 3.1 --max-total 40 --scales 1.0 2>&1)
     echo "$seam_out"
-    s1=$(label "$here/pool/seam_steps.extxyz" --max-frames 1 | tee -a /dev/stderr | tail -1)
-    s2=$(label "$here/pool/pool_xtb.extxyz" --max-frames 1 | tee -a /dev/stderr | tail -1)
-    echo "$(date -u +%FT%TZ) seam: $s1 | pool: $s2"
-    if [[ "$s1" == 0\ labelled* && "$s2" == 0\ labelled* && "$seam_out" == 0\ new* ]]; then
-        echo "=== nothing left to label $(date -u +%FT%TZ)"
-        break
+    seam_last=$(tail -n 1 <<< "$seam_out")
+    s1=$(label_one "$here/pool/seam_steps.extxyz")
+    s2=$(label_one "$here/pool/pool_xtb.extxyz")
+    echo "$(date -u +%FT%TZ) selected: $s0 | seam: $s1 | pool: $s2"
+    if worked "$s0" || worked "$s1" || worked "$s2" || [[ "$seam_last" =~ ^[1-9][0-9]*\ new ]]; then
+        continue
     fi
+    if exhausted "$s0" && exhausted "$s1" && exhausted "$s2" && [[ "$seam_last" == 0\ new* ]]; then
+        echo "=== nothing left to label $(date -u +%FT%TZ)"
+    else
+        echo "=== nothing labelled, attempted or sampled this round and errors above:" \
+            "stopping instead of repeating them $(date -u +%FT%TZ)"
+    fi
+    break
 done
