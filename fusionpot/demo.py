@@ -6,11 +6,14 @@ Three sections, each printed as it finishes:
 2. the ASE calculator on the shipped MRSF-TDDFT frames held out from training: energies of
    S0/S1/S2 and the S1-S0 gap, model vs label, and the force MAE;
 3. batched surface hopping: Wigner samples of the model's S0 minimum started on S1,
-   κTDC couplings, one model call per step for the whole ensemble; populations over time
-   and trajectory-steps per second.
+   κTDC couplings, one model call per step for the whole ensemble, with a progress line
+   every tenth of the run; populations over time, trajectory-steps per second, and the
+   analysis of ``fusionpot namd-analyze`` (lifetime or "not reached", hops up and down,
+   yields of ``examples/namd/stilbene_products.yaml``), its population plot beside the run.
 
 Everything it reads is in the repository (``potentials/stilbene``); outputs go to
-``output`` (default ``./demo_output``; its ``namd`` folder is replaced on every run).
+``output`` (default ``./demo_output``: ``namd_run.h5``, ``populations.png``,
+``analysis.json``; its ``namd`` folder is replaced on every run).
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import ase.io
 import numpy as np
@@ -38,6 +42,8 @@ SPLIT = "stilbene_s012_demo_split.json"
 MINIMUM = "stilbene_s012_demo_trans_minimum.xyz"
 CONFIG = "train_demo.yaml"
 LABELS = "data/labels_mrsf.extxyz"
+#: the stilbene product regions (cis, trans, DHP) in a repository checkout
+PRODUCTS = Path(__file__).resolve().parents[1] / "examples" / "namd" / "stilbene_products.yaml"
 
 
 @dataclass(frozen=True)
@@ -46,7 +52,8 @@ class DemoResult:
 
     table: per held-out frame, (name, subset, model [S] eV, label [S] eV, force MAE meV/Å);
     time: [n_frames] fs; populations: [n_frames, n_states] fraction of trajectories;
-    steps_per_second: trajectory-steps per second of the surface-hopping run.
+    steps_per_second: trajectory-steps per second of the surface-hopping run;
+    plot: the population plot (PNG) beside the run; analysis: its printed summary.
     """
 
     n_parameters: int
@@ -54,6 +61,8 @@ class DemoResult:
     time: np.ndarray
     populations: np.ndarray
     steps_per_second: float
+    plot: Path
+    analysis: str
 
 
 def _require(path: Path) -> Path:
@@ -150,6 +159,45 @@ def evaluate_frames(
     return table
 
 
+class _StepReporter:
+    """A provider that passes every call to ``provider`` and, since the driver makes one
+    ``compute`` call per step for the whole batch (after one at the start), prints the
+    simulated time, the wall time and trajectory-steps per second every ``every`` steps.
+    It adds no device synchronisation: it only counts calls and reads the clock."""
+
+    def __init__(
+        self,
+        provider: Any,
+        n_traj: int,
+        n_steps: int,
+        dt: float,
+        echo: Callable[[str], None],
+    ) -> None:
+        self.provider = provider
+        self.n_states: int = provider.n_states
+        self.has_nac: bool = provider.has_nac
+        self.smooth_nac: bool = provider.smooth_nac
+        self.n_traj, self.n_steps, self.dt, self.echo = n_traj, n_steps, dt, echo
+        self.every = max(1, n_steps // 10)
+        self.calls = 0
+        self.start = time.perf_counter()
+
+    def energies(self, positions: torch.Tensor, numbers: torch.Tensor) -> torch.Tensor:
+        return self.provider.energies(positions, numbers)
+
+    def compute(self, positions: torch.Tensor, numbers: torch.Tensor, *, nac: bool = False):
+        result = self.provider.compute(positions, numbers, nac=nac)
+        step = self.calls  # call 0 prepares the batch
+        self.calls += 1
+        if step and (step % self.every == 0 or step == self.n_steps):
+            wall = time.perf_counter() - self.start
+            self.echo(
+                f"  step {step:>4}/{self.n_steps}  t = {step * self.dt:6.1f} fs  "
+                f"{wall:6.1f} s  {self.n_traj * step / wall:6.0f} trajectory-steps/s"
+            )
+        return result
+
+
 def surface_hopping(
     folder: Path,
     n_traj: int,
@@ -158,9 +206,9 @@ def surface_hopping(
     device: str,
     seed: int,
     echo: Callable[[str], None],
-) -> tuple[np.ndarray, np.ndarray, float]:
+) -> tuple[np.ndarray, np.ndarray, float, Path, str]:
     """Wigner ensemble at the model's trans S0 minimum, started on S1; returns (time fs,
-    populations [n_frames, S], trajectory-steps per second)."""
+    populations [n_frames, S], trajectory-steps per second, population plot, analysis)."""
     from fusionpot.namd import (
         DynamicsOptions,
         ExportedModelProvider,
@@ -171,6 +219,7 @@ def surface_hopping(
         wigner_sample,
     )
     from fusionpot.namd.analysis import load_run, state_fractions
+    from fusionpot.namd.report import analyse_run
 
     provider = ExportedModelProvider(folder / POTENTIAL, device=device)
     atoms = ase.io.read(_require(folder / MINIMUM), index=0)
@@ -190,9 +239,10 @@ def surface_hopping(
     echo(f"FSSH, κTDC couplings, EDC 0.1 Ha, dt {options.dt} fs, {n_steps} steps, one batch")
     directory = output / "namd"
     shutil.rmtree(directory, ignore_errors=True)  # a fresh run, not a restart of the last one
+    reporter = _StepReporter(provider, n_traj, n_steps, options.dt, echo)
     start = time.perf_counter()
     run_ensemble(
-        provider,
+        reporter,
         initial,
         options,
         stop,
@@ -202,7 +252,8 @@ def surface_hopping(
         progress=False,
     )
     wall = time.perf_counter() - start
-    data = load_run(merge([directory], output / "namd_run.h5"))
+    run_file = merge([directory], output / "namd_run.h5")
+    data = load_run(run_file)
     populations = state_fractions(data["active"], provider.n_states)
     rate = n_traj * n_steps / wall
     echo("time/fs  " + "".join(f"  S{s}  " for s in range(provider.n_states)))
@@ -213,7 +264,11 @@ def surface_hopping(
         f"{n_traj} trajectories x {n_steps} steps in {wall:.1f} s: {rate:.0f} "
         f"trajectory-steps/s; max energy drift {float(np.max(data['final']['max_drift'])):.3f} eV"
     )
-    return data["time"], populations, rate
+    products = PRODUCTS if PRODUCTS.is_file() else None
+    echo(f"\nfusionpot namd-analyze {run_file}" + (f" --products {products}" if products else ""))
+    summary = analyse_run(run_file, products, output, n_boot=200, seed=seed)
+    echo(summary)
+    return data["time"], populations, rate, output / "populations.png", summary
 
 
 def run_demo(
@@ -233,9 +288,11 @@ def run_demo(
     echo("\n== 2. FusionCalculator (ASE) on held-out MRSF-TDDFT frames ==")
     table = evaluate_frames(folder, device, echo)
     echo("\n== 3. Batched surface hopping (fusionpot.namd) ==")
-    times, populations, rate = surface_hopping(folder, n_traj, max_time, output, device, seed, echo)
+    times, populations, rate, plot, summary = surface_hopping(
+        folder, n_traj, max_time, output, device, seed, echo
+    )
     echo(
         "\nA DEMONSTRATION potential from ~50 frames (see potentials/stilbene/MODEL.md): "
         "not fit for production photodynamics."
     )
-    return DemoResult(n_parameters, table, times, populations, rate)
+    return DemoResult(n_parameters, table, times, populations, rate, plot, summary)

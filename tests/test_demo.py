@@ -30,6 +30,17 @@ def test_demo_end_to_end(tmp_path: Path) -> None:
     np.testing.assert_allclose(populations[0], [0.0, 1.0, 0.0])  # started on S1
     assert result.time[-1] == pytest.approx(2.0)
     assert (tmp_path / "namd_run.h5").is_file()
+    # progress while the dynamics run (2 fs = 4 steps: a line per step), then the analysis
+    assert [line.split()[1] for line in lines if line.startswith("  step ")] == [
+        "1/4",
+        "2/4",
+        "3/4",
+        "4/4",
+    ]
+    assert "not reached within 2.0 fs" in result.analysis and "0 of 2 trajectories" in text
+    assert "undetermined" in text and "hops (" in text
+    assert result.plot == tmp_path / "populations.png" and result.plot.stat().st_size > 1000
+    assert str(result.plot) in text and (tmp_path / "analysis.json").is_file()
 
 
 def test_demo_names_a_missing_potential(tmp_path: Path) -> None:

@@ -21,7 +21,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.description = (
         "Without a sub-mode: (1) print the shipped potential's fusion diagrams and parameter "
         "count, (2) evaluate it with FusionCalculator on held-out MRSF-TDDFT frames, "
-        "(3) run a short batched surface-hopping ensemble on it. 'fusionpot demo block "
+        "(3) run a short batched surface-hopping ensemble on it, analyse it and plot its "
+        "populations. 'fusionpot demo block "
         "--help': build one fusion block from a diagram instead."
     )
     parser.add_argument(
@@ -92,6 +93,7 @@ def parse_leaves(specs: list[str] | None) -> dict[str, str]:
 def run(args: argparse.Namespace) -> int:
     if args.mode == "block":
         return run_block(args)
+    import functools
     import time
 
     from fusionpot.demo import run_demo
@@ -100,11 +102,23 @@ def run(args: argparse.Namespace) -> int:
         raise SystemExit("fusionpot demo: --n-traj and --threads must be >= 1, --time > 0 fs")
     torch.set_num_threads(args.threads)
     start = time.perf_counter()
+    echo = functools.partial(print, flush=True)  # progress shows through pipes too
     try:
-        run_demo(args.potential_dir, args.n_traj, args.time, args.output, args.device, args.seed)
+        result = run_demo(
+            args.potential_dir,
+            args.n_traj,
+            args.time,
+            args.output,
+            args.device,
+            args.seed,
+            echo=echo,
+        )
     except (FileNotFoundError, ValueError) as error:
         raise SystemExit(f"fusionpot demo: {error}") from None
-    print(f"\ndemo finished in {time.perf_counter() - start:.1f} s; outputs in {args.output}/")
+    print(
+        f"\ndemo finished in {time.perf_counter() - start:.1f} s; outputs in {args.output}/, "
+        f"population plot {result.plot}"
+    )
     return 0
 
 
