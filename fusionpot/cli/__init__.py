@@ -24,6 +24,7 @@ COMMANDS: tuple[str, ...] = (
     "fusionpot.cli.sample",
     "fusionpot.cli.namd",
     "fusionpot.cli.namd_analyze",
+    "fusionpot.cli.select",
     "fusionpot.cli.train",
     "fusionpot.cli.eval",
     "fusionpot.cli.export",

@@ -22,6 +22,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--dtype", choices=["float32", "float64"], default=None, help="overrides model.dtype"
     )
+    parser.add_argument(
+        "--committee",
+        type=int,
+        default=None,
+        metavar="K",
+        help="train K members (seeds seed..seed+K-1) in RUN_DIR/member_<k>; a killed "
+        "committee resumes where it stopped (for fusionpot select and committee dynamics)",
+    )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
@@ -41,6 +49,19 @@ def run(args: argparse.Namespace) -> int:
     model = {k: v for k, v in (("arch", args.arch), ("dtype", args.dtype)) if v is not None}
     if model:
         changes["model"] = model
+    if args.committee is not None:
+        from fusionpot.train.committee import train_committee
+
+        run_dir = args.run_dir or config.run_dir or "run"
+        results = train_committee(
+            config.replace(**changes), args.committee, run_dir, progress=not args.no_progress
+        )
+        for k, member in enumerate(results):
+            print(
+                f"member {k}: {member.model_path} ({member.n_parameters} parameters, best "
+                f"epoch {member.best_epoch} of {member.epochs_run}, {member.wall_time_s:.0f} s)"
+            )
+        return 0
     result = run_training(
         config.replace(**changes),
         run_dir=args.run_dir,

@@ -12,6 +12,7 @@ from fusionpot.namd.integrator import DynamicsOptions, init, step
 from fusionpot.namd.io import merge
 from fusionpot.namd.providers import (
     AutogradProvider,
+    CommitteeProvider,
     ExportedModelProvider,
     ModuleProvider,
     Provider,
@@ -23,6 +24,7 @@ from fusionpot.namd.stopping import StopCriteria
 
 __all__ = [
     "AutogradProvider",
+    "CommitteeProvider",
     "DynamicsOptions",
     "ExportedModelProvider",
     "InitialConditions",

@@ -178,6 +178,7 @@ def init(
         n_hops=torch.zeros(n_traj, dtype=torch.long, device=device),
         ground_time=zeros.clone(),
         seed=int(seed),
+        spread=result.spread,
     )
     state.total_energy0 = total_energy(state)
     return state
@@ -263,5 +264,6 @@ def step(
         n_hops=state.n_hops + accepted.long(),
         ground_time=torch.where(new_active == 0, state.ground_time + dt, 0.0),
         seed=state.seed,
+        spread=result.spread,
     )
     return new, StepEvents(attempted, accepted, active, target)

@@ -18,6 +18,9 @@ so a restart drops later ones and rewrites them identically.
 * ``geometry_step [n_geom]``, ``positions [n_traj, n_geom, n_atoms, 3] Å`` (NaN padded)
 * ``hops/{traj_id, time, source, target, accepted}`` (every attempt, by trajectory and time)
 * ``final/{positions, velocities, active, time, n_hops, max_drift}`` per trajectory
+* ``numbers [n_atoms]`` atomic numbers (files written since 2026-12-03)
+* with a committee provider: ``energy_spread``, ``gap_spread`` (eV) and ``forces_spread``
+  (eV/Å) ``[n_traj, n_frames, S]``, the members' disagreement along every trajectory
 * attributes: ``dt`` fs, ``n_states``, ``seed``, ``config`` (YAML text), units
 """
 
@@ -34,6 +37,7 @@ import numpy as np
 import torch
 
 from fusionpot._io import atomic_write
+from fusionpot.active.spread import SPREAD_COLUMNS
 from fusionpot.namd.integrator import StepEvents, kinetic_energy
 from fusionpot.namd.state import SurfaceHoppingState
 
@@ -78,6 +82,8 @@ class SegmentWriter:
         self._add("amplitudes", state.amplitudes)
         self._add("energies", state.energies)
         self._add("kinetic", kinetic_energy(state.velocities, state.masses))
+        if state.spread is not None:
+            self._add("spread", state.spread)
         geometry = state.step % self.geometry_stride == 0
         if bool(geometry.any()):
             self._add("geom_traj_id", state.traj_id[geometry])
@@ -103,6 +109,7 @@ class SegmentWriter:
         self._add("final_time", state.time)
         self._add("final_n_hops", state.n_hops)
         self._add("final_max_drift", state.max_drift)
+        self._add("final_numbers", state.numbers.expand(state.n_traj, -1))
 
     def flush(self, attrs: dict[str, Any]) -> None:
         """Write buffered rows as the next segment (nothing if the buffer is empty)."""
@@ -174,6 +181,14 @@ def merge(directories: Sequence[str | os.PathLike[str]], output: str | os.PathLi
             f.create_dataset("energies", data=energies, chunks=chunks, compression="gzip")
             f.create_dataset("kinetic", data=kinetic, compression="gzip")
             f.create_dataset("total_energy", data=potential + kinetic, compression="gzip")
+            if "spread" in rows:
+                spread = grid(t_index, step, rows["spread"], n_frames, np.nan)
+                for k, name in enumerate(SPREAD_COLUMNS):
+                    f.create_dataset(
+                        f"{name}_spread", data=spread[..., k], chunks=chunks, compression="gzip"
+                    )
+            if "final_numbers" in rows:
+                f.create_dataset("numbers", data=rows["final_numbers"][0])
             if "geom_step" in rows:
                 g_steps = np.unique(rows["geom_step"])
                 col = np.searchsorted(g_steps, rows["geom_step"])

@@ -23,6 +23,7 @@ from fusionpot.models.config import DTYPES
 
 __all__ = [
     "AutogradProvider",
+    "CommitteeProvider",
     "ExportedModelProvider",
     "ModuleProvider",
     "Provider",
@@ -37,11 +38,15 @@ class ProviderResult:
     energies: [n_traj, n_states] eV (adiabatic, ascending)
     forces: [n_traj, n_states, n_atoms, 3] eV/Å, F_s = -∂E_s/∂R
     nac: [n_traj, n_states, n_states, n_atoms, 3] 1/Å, d_ij = <φ_i|∇φ_j>, or None
+    spread: [n_traj, n_states, 3] a committee's disagreement (see
+    :func:`fusionpot.active.committee_spread`: energy std eV, gap-to-S0 std eV, force
+    RMS std eV/Å), or None for a single model
     """
 
     energies: torch.Tensor
     forces: torch.Tensor
     nac: torch.Tensor | None = None
+    spread: torch.Tensor | None = None
 
 
 @runtime_checkable
@@ -184,3 +189,52 @@ class ExportedModelProvider(AutogradProvider):
         return ProviderResult(
             out[keys.ENERGY].detach().to(**like), forces.transpose(1, 2).to(**like)
         )
+
+
+class CommitteeProvider:
+    """A committee of potentials as one provider: the mean energies and forces of its
+    members, and their disagreement in :attr:`ProviderResult.spread`, which the driver
+    records along every trajectory (``energy_spread``, ``gap_spread``, ``forces_spread``
+    in ``run.h5``).
+
+    models: two or more of anything :class:`ExportedModelProvider` takes (exported files,
+    checkpoints, modules) with the same elements and states; device: where they run. Each
+    :meth:`compute` calls every member once for all trajectories.
+    """
+
+    has_nac = False
+    smooth_nac = False
+
+    def __init__(
+        self,
+        models: list[str | os.PathLike[str] | torch.nn.Module],
+        device: torch.device | str = "cpu",
+    ) -> None:
+        if len(models) < 2:
+            raise ValueError(f"a committee needs at least 2 models, got {len(models)}")
+        self.members = [ExportedModelProvider(model, device) for model in models]
+        first = self.members[0]
+        for k, member in enumerate(self.members[1:], start=1):
+            if (member.n_states, member.elements) != (first.n_states, first.elements):
+                raise ValueError(
+                    f"committee model {k} has states {member.n_states} and elements "
+                    f"{member.elements}, model 0 has {first.n_states} and {first.elements}"
+                )
+        self.n_states = first.n_states
+
+    def energies(self, positions: torch.Tensor, numbers: torch.Tensor) -> torch.Tensor:
+        """Differentiable mean energies [n_traj, n_states] eV."""
+        return torch.stack([m.energies(positions, numbers) for m in self.members]).mean(0)
+
+    def compute(
+        self, positions: torch.Tensor, numbers: torch.Tensor, *, nac: bool = False
+    ) -> ProviderResult:
+        from fusionpot.active.spread import committee_spread
+
+        if nac:
+            raise ValueError("nac=True but a committee of exported models has no couplings")
+        results = [m.compute(positions, numbers) for m in self.members]
+        energies = torch.stack([r.energies for r in results])  # [K, n_traj, S]
+        forces = torch.stack([r.forces for r in results])  # [K, n_traj, S, n_atoms, 3]
+        spread = committee_spread(energies, forces)
+        return ProviderResult(energies.mean(0), forces.mean(0), None, spread)

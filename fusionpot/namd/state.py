@@ -47,6 +47,9 @@ class SurfaceHoppingState:
     * ``n_hops: [n_traj]`` accepted hops; ``ground_time: [n_traj] fs`` time spent
       continuously in the lowest state
     * ``seed``: ensemble seed of the counter-based random generator (see ``rng.py``)
+    * ``spread: [n_traj, n_states, 3]`` a committee provider's disagreement at
+      ``positions`` (energy, gap-to-S0 and force std; ``fusionpot.active.spread``), or
+      ``None`` for a single model
     """
 
     positions: torch.Tensor = field(metadata={"scope": "traj_atom"})
@@ -69,6 +72,7 @@ class SurfaceHoppingState:
     n_hops: torch.Tensor = field(metadata={"scope": "traj"})
     ground_time: torch.Tensor = field(metadata={"scope": "traj"})
     seed: int = field(default=0, metadata={"scope": "global"})
+    spread: torch.Tensor | None = field(default=None, metadata={"scope": "traj_state"})
 
     def __post_init__(self) -> None:
         n_traj, n_atoms = self.positions.shape[0], self.positions.shape[1]
@@ -130,7 +134,8 @@ class SurfaceHoppingState:
     def from_dict(cls, data: dict[str, Any], device: torch.device | str) -> SurfaceHoppingState:
         """Inverse of :meth:`to_dict`, placing tensors on ``device``."""
         names = {f.name for f in dataclasses.fields(cls)}
-        missing = names - set(data)
+        optional = {f.name for f in dataclasses.fields(cls) if f.default is None}
+        missing = names - optional - set(data)
         if missing:
             raise ValueError(f"checkpoint state lacks fields {sorted(missing)}")
         values: dict[str, Any] = {

@@ -5,6 +5,7 @@
 'plateau'
 """
 
+from fusionpot.train.committee import member_dir, train_committee
 from fusionpot.train.config import DataConfig, OptimConfig, TrainConfig, load_config
 from fusionpot.train.dataset import LabelledFrames, detect_keys, read_files, read_frames
 from fusionpot.train.evaluate import Predictions, evaluate
@@ -25,10 +26,12 @@ __all__ = [
     "evaluate",
     "load_config",
     "load_splits",
+    "member_dir",
     "metrics_table",
     "read_files",
     "read_frames",
     "read_metrics_csv",
     "resolve_device",
     "run_training",
+    "train_committee",
 ]
