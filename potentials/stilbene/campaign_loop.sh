@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The campaign's work loop (run by campaign.sh). Each iteration labels one frame chosen by
-# active learning (pool/selected.extxyz, if it exists), then makes gap-closing seam steps
+# The campaign's work loop (run by campaign.sh). Frames chosen by active learning
+# (pool/selected.extxyz) come first: while it has unlabelled frames, each iteration labels
+# one of them and nothing else. Otherwise an iteration makes gap-closing seam steps
 # (from the lowest-gap labelled frames, newest first) and labels one of them, then one
 # frame of the sampled pool; it stops when an iteration labels or attempts no frame and
 # makes no seam step. Frames labelled elsewhere (../shared/data/stilbene_mrsf_extra, read
@@ -34,6 +35,10 @@ worked() { [[ "$1" =~ ^[0-9]+\ labelled,\ [0-9]+\ failed ]] && ! exhausted "$1";
 echo "=== campaign loop started $(date -u +%FT%TZ) pid $$"
 while true; do
     s0=$(label_one "$here/pool/selected.extxyz")
+    if worked "$s0"; then
+        echo "$(date -u +%FT%TZ) selected: $s0"
+        continue
+    fi
     have=""; [[ -s "$labels" ]] && have="$labels"
     seam_out=$("$fp" sample seam $seed $have -o "$here/pool/seam_steps.extxyz" \
         --n-lowest 2 --max-gap 3.1 --max-total 40 --scales 1.0 2>&1)
