@@ -143,6 +143,7 @@ def test_namd_on_a_committee_records_spread_and_select_picks_from_run_and_extxyz
             assert f[name].shape == (3, 11, 2)
             assert np.all(f[name][()] >= 0) and np.all(np.isfinite(f[name][()]))
         assert np.all(f["gap_spread"][()][..., 0] == 0)
+        assert f["hops/positions"].shape == (len(f["hops/time"]), len(start), 3)
     picks = tmp_path / "picks.extxyz"
     argv = ["select", *map(str, committee), "--from", str(run), "-n", "4", "-o", str(picks)]
     assert main([*argv, "--min-rmsd", "0", "--no-progress"]) == 0

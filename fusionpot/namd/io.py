@@ -17,6 +17,7 @@ so a restart drops later ones and rewrites them identically.
   ``total_energy [n_traj, n_frames] eV`` (NaN after a trajectory stopped)
 * ``geometry_step [n_geom]``, ``positions [n_traj, n_geom, n_atoms, 3] Å`` (NaN padded)
 * ``hops/{traj_id, time, source, target, accepted}`` (every attempt, by trajectory and time)
+  and ``hops/positions [n_attempts, n_atoms, 3] Å``, the geometry of each attempt
 * ``final/{positions, velocities, active, time, n_hops, max_drift}`` per trajectory
 * ``numbers [n_atoms]`` atomic numbers (files written since 2026-12-03)
 * with a committee provider: ``energy_spread``, ``gap_spread`` (eV) and ``forces_spread``
@@ -99,6 +100,7 @@ class SegmentWriter:
             self._add("hop_source", events.source[mask])
             self._add("hop_target", events.target[mask])
             self._add("hop_accepted", events.accepted[mask])
+            self._add("hop_positions", state.positions[mask])
 
     def record_final(self, state: SurfaceHoppingState) -> None:
         """Final rows of trajectories that stopped."""
@@ -201,6 +203,9 @@ def merge(directories: Sequence[str | os.PathLike[str]], output: str | os.PathLi
             for name in ("traj_id", "time", "source", "target", "accepted"):
                 column = rows.get(f"hop_{name}", np.zeros(0))
                 hops.create_dataset(name, data=column[hop_order])
+            n_atoms = rows["final_numbers"].shape[1] if "final_numbers" in rows else 0
+            hop_positions = rows.get("hop_positions", np.zeros((0, n_atoms, 3)))
+            hops.create_dataset("positions", data=hop_positions[hop_order])
             final = f.create_group("final")
             if "final_traj_id" in rows:
                 order = np.argsort(rows["final_traj_id"])
