@@ -30,6 +30,7 @@ from fusionpot.models.config import DTYPES
 __all__ = [
     "SCORES",
     "committee_predictions",
+    "model_predictions",
     "pick_distant",
     "read_candidates",
     "rmsd",
@@ -74,6 +75,30 @@ def read_candidates(path: str | os.PathLike[str], stride: int = 1) -> list[ase.A
     return frames
 
 
+def model_predictions(
+    model: str | os.PathLike[str] | torch.nn.Module,
+    frames: Sequence[ase.Atoms],
+    device: torch.device | str = "cpu",
+    batch_size: int = 32,
+) -> tuple[np.ndarray, list[np.ndarray]]:
+    """One model's energies and forces of every state, ``batch_size`` frames per call.
+
+    Returns (energies [n_frames, S] eV, forces: per frame [S, n_atoms, 3] eV/Å).
+    """
+    module, meta = load_potential(model, device)
+    energies: list[np.ndarray] = []
+    forces: list[np.ndarray] = []
+    for start in range(0, len(frames), batch_size):
+        chunk = list(frames[start : start + batch_size])
+        graph = atoms_to_graph(chunk, meta["elements"], meta["r_max"], DTYPES[meta["dtype"]])
+        out = module({k: v.to(device) for k, v in graph.items()}, -1, True, False)
+        energies.append(out[keys.ENERGY].detach().cpu().double().numpy())
+        per_atom = out[keys.FORCES].detach().cpu().double().numpy()  # [N, S, 3]
+        ptr = graph[keys.PTR].numpy()
+        forces.extend(per_atom[a:b].transpose(1, 0, 2) for a, b in pairwise(ptr))
+    return np.concatenate(energies), forces
+
+
 def committee_predictions(
     models: Sequence[str | os.PathLike[str] | torch.nn.Module],
     frames: Sequence[ase.Atoms],
@@ -81,33 +106,17 @@ def committee_predictions(
     batch_size: int = 32,
     progress: bool = True,
 ) -> tuple[np.ndarray, list[np.ndarray]]:
-    """Every member's energies and forces of every frame, ``batch_size`` frames per call.
-
-    Returns (energies [K, n_frames, S] eV, forces: per frame [K, S, n_atoms, 3] eV/Å).
-    """
+    """Every member's :func:`model_predictions`: (energies [K, n_frames, S] eV, forces:
+    per frame [K, S, n_atoms, 3] eV/Å)."""
     if len(models) < 2:
         raise ValueError(f"a committee needs at least 2 models, got {len(models)}")
-    energies, forces = [], []
-    bar = tqdm(total=len(models) * len(frames), desc="committee", disable=not progress)
-    for model in models:
-        module, meta = load_potential(model, device)
-        e_member: list[np.ndarray] = []
-        f_member: list[np.ndarray] = []
-        for start in range(0, len(frames), batch_size):
-            chunk = list(frames[start : start + batch_size])
-            graph = atoms_to_graph(chunk, meta["elements"], meta["r_max"], DTYPES[meta["dtype"]])
-            graph = {k: v.to(device) for k, v in graph.items()}
-            out = module(graph, -1, True, False)
-            e_member.append(out[keys.ENERGY].detach().cpu().double().numpy())
-            per_atom = out[keys.FORCES].detach().cpu().double().numpy()  # [N, S, 3]
-            ptr = graph[keys.PTR].cpu().numpy()
-            f_member.extend(per_atom[a:b].transpose(1, 0, 2) for a, b in pairwise(ptr))
-            bar.update(len(chunk))
-        energies.append(np.concatenate(e_member))
-        forces.append(f_member)
-    bar.close()
-    per_frame = [np.stack([member[i] for member in forces]) for i in range(len(frames))]
-    return np.stack(energies), per_frame
+    predictions = [
+        model_predictions(model, frames, device, batch_size)
+        for model in tqdm(models, desc="committee", disable=not progress)
+    ]
+    energies = np.stack([e for e, _ in predictions])
+    forces = [np.stack([f[i] for _, f in predictions]) for i in range(len(frames))]
+    return energies, forces
 
 
 def rmsd(a: np.ndarray, b: np.ndarray) -> float:

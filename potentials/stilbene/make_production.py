@@ -1,0 +1,159 @@
+"""Export the stilbene S0/S1/S2 production potential from an active-learning round and
+measure it against the demo potential and stock MACE on the same held-out frames.
+
+    python potentials/stilbene/make_production.py 2 [--mace-run committee/round_2/mace]
+
+1. exports ``committee/round_N/member_0/model.pth`` (float32) to ``stilbene_s012.pt``;
+2. relaxes its cis and trans S0 minima (``stilbene_s012_{cis,trans}_minimum.xyz``; BFGS
+   from the MRSF-labelled xTB minima of the seed set);
+3. evaluates on the round's fixed test split (``committee/round_N/data/test.extxyz``):
+   the production model, the committee's other members, stock MACE trained on the same
+   split (if ``--mace-run`` holds its ``model.pth``) and the demo potential, the latter
+   only on test frames it was not trained on; per state energy MAE (meV/atom) and force
+   MAE (meV/Å), S1-S0 gap MAE (meV) on all test frames and on those with an MRSF gap
+   below 0.5 eV; parameters; and the time of one energy+forces call for 1 and 64
+   molecules (CPU, one thread). Writes ``stilbene_s012_metrics.json`` and prints a table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+from pathlib import Path
+
+import ase
+import ase.io
+import numpy as np
+import torch
+from ase.optimize import BFGS
+
+from fusionpot import FusionCalculator
+from fusionpot.active.select import model_predictions
+from fusionpot.data import atoms_to_graph
+from fusionpot.export import export_model, load_eager, load_potential
+from fusionpot.models.config import DTYPES
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parents[1]
+SEED_SET = REPO.parent / "shared/data/stilbene_mrsf_seed/stilbene_mrsf_seed.extxyz"
+DEMO = HERE / "stilbene_s012_demo.pt"
+DEMO_SPLIT = HERE / "stilbene_s012_demo_split.json"
+PRODUCTION = HERE / "stilbene_s012.pt"
+TORSION = (8, 0, 1, 2)
+NEAR_SEAM_EV = 0.5
+
+
+def relax_minima(model: Path) -> None:
+    seed = ase.io.read(SEED_SET, index=":")
+    assert isinstance(seed, list)
+    minima = [a for a in seed if a.info.get("subset") == "minimum_xtb"]
+    for name, target in (("cis", 0.0), ("trans", 180.0)):
+        out = HERE / f"stilbene_s012_{name}_minimum.xyz"
+        start = min(minima, key=lambda a: abs(abs(a.get_dihedral(*TORSION) - 180) - 180 + target))
+        atoms = ase.Atoms(start.numbers, start.positions)
+        atoms.calc = FusionCalculator(model, device="cpu", state=0)
+        BFGS(atoms, logfile=None).run(fmax=1e-3, steps=3000)
+        fmax = float(np.abs(atoms.get_forces()).max())
+        energy = atoms.get_potential_energy()
+        comment = (
+            f"{name} S0 minimum of stilbene_s012.pt (BFGS, max |F| {fmax:.1e} eV/A, "
+            f"E_S0 {energy:.4f} eV)"
+        )
+        tmp = out.with_name(f".{out.name}.tmp")
+        ase.io.write(tmp, ase.Atoms(atoms.numbers, atoms.positions), format="xyz", comment=comment)
+        os.replace(tmp, out)
+        print(f"{name}: max |F| {fmax:.1e} eV/Å, torsion {atoms.get_dihedral(*TORSION):.1f}°")
+
+
+def errors(model: Path | str, frames: list[ase.Atoms]) -> dict[str, float]:
+    """Test MAEs of one model (energies meV/atom, forces meV/Å, gaps meV)."""
+    energies, forces = model_predictions(model, frames)
+    n_states = energies.shape[1]
+    labels = np.array([[a.info[f"energy_s{s}"] for s in range(n_states)] for a in frames])
+    n_atoms = np.array([len(a) for a in frames])
+    out: dict[str, float] = {"n_frames": float(len(frames))}
+    for s in range(n_states):
+        out[f"E{s}"] = 1000 * float(np.mean(np.abs(energies[:, s] - labels[:, s]) / n_atoms))
+        out[f"F{s}"] = 1000 * float(
+            np.mean(
+                np.concatenate(
+                    [
+                        np.abs(f[s] - a.arrays[f"forces_s{s}"]).ravel()
+                        for f, a in zip(forces, frames, strict=True)
+                    ]
+                )
+            )
+        )
+    gap = labels[:, 1] - labels[:, 0]
+    gap_error = np.abs(energies[:, 1] - energies[:, 0] - gap)
+    near = gap < NEAR_SEAM_EV
+    out["gap"] = 1000 * float(gap_error.mean())
+    out["n_near"] = float(near.sum())
+    out["gap_near"] = 1000 * float(gap_error[near].mean()) if near.any() else float("nan")
+    return out
+
+
+def call_time_ms(model: Path | str, molecule: ase.Atoms, n: int, repeats: int = 5) -> float:
+    module, meta = load_potential(model, "cpu")
+    graph = atoms_to_graph([molecule] * n, meta["elements"], meta["r_max"], DTYPES[meta["dtype"]])
+    module(graph, -1, True, False)
+    start = time.perf_counter()
+    for _ in range(repeats):
+        module(graph, -1, True, False)
+    return 1000 * (time.perf_counter() - start) / repeats
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("round", type=int)
+    parser.add_argument("--mace-run", type=Path, default=None)
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    round_dir = HERE / "committee" / f"round_{args.round}"
+    members = sorted(round_dir.glob("member_*/model.pth"))
+    export_model(load_eager(members[0]), PRODUCTION, dtype="float32")
+    print(f"exported {members[0]} -> {PRODUCTION}")
+    relax_minima(PRODUCTION)
+    test = ase.io.read(round_dir / "data" / "test.extxyz", index=":")
+    assert isinstance(test, list)
+    demo_train = set(json.loads(DEMO_SPLIT.read_text())["campaign"]["train"])
+    demo_train |= set(json.loads(DEMO_SPLIT.read_text())["campaign"]["valid"])
+    unseen_by_demo = [
+        a
+        for a in test
+        if a.info.get("data_source") != "seed" and a.info["frame_id"] not in demo_train
+    ]
+    results: dict[str, dict[str, float]] = {}
+    results["production (member 0)"] = errors(PRODUCTION, test)
+    for k, member in enumerate(members[1:], start=1):
+        results[f"member {k}"] = errors(member, test)
+    if args.mace_run is not None and (args.mace_run / "model.pth").exists():
+        results["stock MACE, same split"] = errors(args.mace_run / "model.pth", test)
+    results["production on demo-unseen"] = errors(PRODUCTION, unseen_by_demo)
+    results["demo on demo-unseen"] = errors(DEMO, unseen_by_demo)
+    molecule = ase.io.read(HERE / "stilbene_s012_trans_minimum.xyz")
+    assert isinstance(molecule, ase.Atoms)
+    for name, model in (("production", PRODUCTION), ("demo", DEMO)):
+        results[f"speed {name}"] = {
+            "ms_1": call_time_ms(model, molecule, 1),
+            "ms_64": call_time_ms(model, molecule, 64),
+            "parameters": float(sum(p.numel() for p in load_eager(model).parameters())),
+        }
+    (HERE / "stilbene_s012_metrics.json").write_text(json.dumps(results, indent=1) + "\n")
+    header = "| model | frames | S0 E / F | S1 E / F | S2 E / F | gap | gap < 0.5 eV (n) |"
+    print(header + "\n|---|---|---|---|---|---|---|")
+    for name, r in results.items():
+        if "E0" in r:
+            cells = " | ".join(f"{r[f'E{s}']:.1f} / {r[f'F{s}']:.0f}" for s in range(3))
+            print(
+                f"| {name} | {r['n_frames']:.0f} | {cells} | {r['gap']:.0f} | "
+                f"{r['gap_near']:.0f} ({r['n_near']:.0f}) |"
+            )
+        else:
+            print(f"{name}: {r}")
+
+
+if __name__ == "__main__":
+    main()
