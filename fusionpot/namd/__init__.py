@@ -10,6 +10,7 @@ from fusionpot.namd.driver import run_ensemble
 from fusionpot.namd.initial import InitialConditions
 from fusionpot.namd.integrator import DynamicsOptions, init, step
 from fusionpot.namd.io import merge
+from fusionpot.namd.minimum import ProviderCalculator, find_minimum
 from fusionpot.namd.providers import (
     AutogradProvider,
     CommitteeProvider,
@@ -30,10 +31,12 @@ __all__ = [
     "InitialConditions",
     "ModuleProvider",
     "Provider",
+    "ProviderCalculator",
     "ProviderResult",
     "StopCriteria",
     "SurfaceHoppingState",
     "excite",
+    "find_minimum",
     "init",
     "merge",
     "normal_modes",

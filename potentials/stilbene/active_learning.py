@@ -74,30 +74,24 @@ def step_train(round_dir: Path, n_members: int) -> None:
 
 
 def step_minima(round_dir: Path) -> None:
-    from ase.calculators.mixing import AverageCalculator
-    from ase.optimize import BFGS
-
-    from fusionpot import FusionCalculator
+    from fusionpot.namd import CommitteeProvider, find_minimum
 
     seed = ase.io.read(SEED_SET, index=":")
     assert isinstance(seed, list)
     minima = [a for a in seed if a.info.get("subset") == "minimum_xtb"]
+    provider = CommitteeProvider([str(p) for p in members(round_dir)])
     for name, target in (("cis", 0.0), ("trans", 180.0)):
         out = round_dir / f"{name}_minimum.xyz"
         if out.exists():
             continue
         start = min(minima, key=lambda a: abs(abs(a.get_dihedral(*TORSION) - 180) - 180 + target))
-        atoms = ase.Atoms(start.numbers, start.positions)
-        calcs = [FusionCalculator(p, device="cpu", state=0) for p in members(round_dir)]
-        atoms.calc = AverageCalculator(calcs)
-        BFGS(atoms, logfile=None).run(fmax=1e-3, steps=3000)
-        fmax = float(np.abs(atoms.get_forces()).max())
+        atoms = find_minimum(provider, start)
         torsion = atoms.get_dihedral(*TORSION)
-        comment = f"{name} S0 minimum of the round's committee mean; max |F| {fmax:.1e} eV/A"
+        comment = f"{name} S0 minimum of the round's committee mean (all modes real)"
         tmp = out.with_name(f".{out.name}.tmp")
-        ase.io.write(tmp, ase.Atoms(atoms.numbers, atoms.positions), format="xyz", comment=comment)
+        ase.io.write(tmp, atoms, format="xyz", comment=comment)
         os.replace(tmp, out)
-        print(f"{name} minimum: max |F| {fmax:.1e} eV/Å, torsion {torsion:.1f}°")
+        print(f"{name} minimum: torsion {torsion:.1f}°")
 
 
 def step_dynamics(round_dir: Path, n_traj: int, max_time: float) -> None:

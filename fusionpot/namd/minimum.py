@@ -1,0 +1,95 @@
+"""A true minimum of a provider's state: BFGS, then a normal-mode check, and if a mode is
+imaginary (a symmetric start often relaxes to a saddle, e.g. planar trans-stilbene), a step
+along it and a new relaxation."""
+
+from __future__ import annotations
+
+import ase
+import numpy as np
+import torch
+from ase.calculators.calculator import Calculator, all_changes
+from ase.optimize import BFGS
+
+from fusionpot.namd.providers import Provider
+from fusionpot.namd.sampling import normal_modes
+
+__all__ = ["ProviderCalculator", "find_minimum"]
+
+
+class ProviderCalculator(Calculator):
+    """One state of a surface-hopping provider as an ASE calculator (energy eV, forces
+    eV/Å), for optimisers; float64."""
+
+    implemented_properties = ["energy", "forces"]  # noqa: RUF012 (ASE declares a list)
+
+    def __init__(self, provider: Provider, state: int = 0) -> None:
+        super().__init__()
+        self.provider = provider
+        self.state = state
+
+    def calculate(
+        self,
+        atoms: ase.Atoms | None = None,
+        properties: tuple[str, ...] = ("energy",),
+        system_changes: tuple[str, ...] = tuple(all_changes),
+    ) -> None:
+        super().calculate(atoms, properties, system_changes)
+        assert self.atoms is not None
+        positions = torch.tensor(self.atoms.positions[None], dtype=torch.float64)
+        result = self.provider.compute(positions, torch.tensor(self.atoms.numbers))
+        self.results = {
+            "energy": float(result.energies[0, self.state]),
+            "forces": result.forces[0, self.state].double().numpy(),
+        }
+
+
+def find_minimum(
+    provider: Provider,
+    start: ase.Atoms,
+    state: int = 0,
+    fmax: float = 5e-4,
+    max_restarts: int = 5,
+    step: float = 0.05,
+) -> ase.Atoms:
+    """Relax ``start`` on ``state`` to max |F| < ``fmax`` eV/Å until every normal mode is
+    real (:func:`~fusionpot.namd.sampling.normal_modes`); each time a mode is imaginary,
+    move ``step`` Å (norm of the mass-weighted displacement, converted to Cartesian) along
+    the softest mode and relax again, at most ``max_restarts`` times (then ``ValueError``).
+    Returns a new ``Atoms`` (numbers and positions only)."""
+    atoms = ase.Atoms(start.numbers, start.positions)
+    masses = torch.tensor(atoms.get_masses(), dtype=torch.float64)
+    numbers = torch.tensor(atoms.numbers)
+    for _ in range(max_restarts + 1):
+        atoms.calc = ProviderCalculator(provider, state)
+        BFGS(atoms, logfile=None).run(fmax=fmax, steps=5000)
+        positions = torch.tensor(atoms.positions, dtype=torch.float64)
+        try:
+            normal_modes(provider, positions, numbers, masses, state)
+            return ase.Atoms(atoms.numbers, atoms.positions)
+        except ValueError:
+            softest = _softest_mode(provider, positions, numbers, masses, state)
+            atoms = ase.Atoms(atoms.numbers, atoms.positions + step * softest)
+    raise ValueError(f"no minimum of state {state} after {max_restarts} restarts from saddles")
+
+
+def _softest_mode(
+    provider: Provider,
+    positions: torch.Tensor,
+    numbers: torch.Tensor,
+    masses: torch.Tensor,
+    state: int,
+) -> np.ndarray:
+    """Cartesian direction [n_atoms, 3] (unit mass-weighted norm) of the lowest-ω² mode,
+    translations and rotations excluded."""
+    n_atoms = positions.shape[0]
+
+    def energy(x: torch.Tensor) -> torch.Tensor:
+        return provider.energies(x.view(1, n_atoms, 3), numbers)[0, state]
+
+    hessian = torch.autograd.functional.hessian(energy, positions.reshape(-1))
+    inv_sqrt_m = masses.repeat_interleave(3) ** -0.5
+    weighted = hessian * inv_sqrt_m[:, None] * inv_sqrt_m[None, :]
+    eigenvalues, vectors = torch.linalg.eigh(0.5 * (weighted + weighted.T))
+    internal = torch.argsort(eigenvalues.abs())[6:]
+    lowest = internal[torch.argmin(eigenvalues[internal])]
+    return (vectors[:, lowest] * inv_sqrt_m).reshape(n_atoms, 3).numpy()
