@@ -97,9 +97,14 @@ def _pairs_within(positions: torch.Tensor, r_max: float) -> torch.Tensor:
 
 class MultiStateCalculator(Calculator):
     """ASE calculator of one structure: ``energy``/``forces`` of ``state`` plus all
-    states' ``energies`` [S] eV and ``state_forces`` [S, n, 3] eV/Å."""
+    states' ``state_energies`` [S] eV and ``state_forces`` [S, n, 3] eV/Å."""
 
-    implemented_properties: ClassVar[list[str]] = ["energy", "forces", "energies", "state_forces"]
+    implemented_properties: ClassVar[list[str]] = [
+        "energy",
+        "forces",
+        "state_energies",
+        "state_forces",
+    ]
 
     def __init__(self, provider: ModuleProvider, state: int = 0, **kwargs):
         super().__init__(**kwargs)
@@ -112,9 +117,9 @@ class MultiStateCalculator(Calculator):
         positions = torch.tensor(self.atoms.get_positions(), dtype=dtype)[None]
         numbers = torch.tensor(self.atoms.get_atomic_numbers())
         result = self.provider.compute(positions, numbers)
-        self.results["energies"] = result.energies[0].double().numpy()
+        self.results["state_energies"] = result.energies[0].double().numpy()
         self.results["state_forces"] = result.forces[0].double().numpy()
-        self.results["energy"] = float(self.results["energies"][self.state])
+        self.results["energy"] = float(self.results["state_energies"][self.state])
         self.results["forces"] = self.results["state_forces"][self.state]
 
 
@@ -130,7 +135,9 @@ class CalculatorProvider:
         energies, forces = [], []
         for pos in positions:
             self.atoms.set_positions(pos.detach().cpu().numpy())
-            energies.append(torch.tensor(self.atoms.calc.get_property("energies", self.atoms)))
+            energies.append(
+                torch.tensor(self.atoms.calc.get_property("state_energies", self.atoms))
+            )
             forces.append(torch.tensor(self.atoms.calc.get_property("state_forces", self.atoms)))
         return ProviderResult(
             torch.stack(energies).to(positions.dtype), torch.stack(forces).to(positions.dtype)

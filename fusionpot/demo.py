@@ -129,7 +129,7 @@ def evaluate_frames(
 
     calc = FusionCalculator(folder / POTENTIAL, device=device)
     frames = held_out_frames(folder)
-    results = calc.calculate_batch(frames, ["energies", "forces_all"])
+    results = calc.calculate_batch(frames, ["state_energies", "state_forces"])
     n_states = calc.n_states
     states = range(n_states)
     echo(f"{len(frames)} MRSF-TDDFT frames of {LABELS} held out from training (test split)")
@@ -142,14 +142,14 @@ def evaluate_frames(
     for atoms, result in zip(frames, results, strict=True):
         label = np.array([atoms.info[f"energy_s{s}"] for s in states])
         forces = np.stack([atoms.arrays[f"forces_s{s}"] for s in states])
-        mae = 1000.0 * float(np.abs(result["forces_all"] - forces).mean())
+        mae = 1000.0 * float(np.abs(result["state_forces"] - forces).mean())
         name, subset = str(atoms.info["frame_id"]), str(atoms.info.get("subset", "-"))
-        table.append((name, subset, result["energies"], label, mae))
+        table.append((name, subset, result["state_energies"], label, mae))
         ref = label[0]
         cells = "".join(
-            f"  {result['energies'][s] - ref:8.3f}  {label[s] - ref:9.3f}" for s in states
+            f"  {result['state_energies'][s] - ref:8.3f}  {label[s] - ref:9.3f}" for s in states
         )
-        gaps = (result["energies"][1] - result["energies"][0], label[1] - label[0])
+        gaps = (result["state_energies"][1] - result["state_energies"][0], label[1] - label[0])
         echo(f"{name:<17} {subset:<21} {cells}  {gaps[0]:9.3f}  {gaps[1]:9.3f}  {mae:13.0f}")
     gap_errors = [(m[1] - m[0]) - (lab[1] - lab[0]) for _, _, m, lab, _ in table]
     echo(

@@ -68,7 +68,7 @@ def results_of(calculator, atoms, properties):
     return {name: calculator.get_property(name, atoms) for name in properties}
 
 
-ALL = ("energy", "free_energy", "forces", "energies", "forces_all")
+ALL = ("energy", "free_energy", "forces", "energies", "state_energies", "state_forces")
 
 
 def test_exported_checkpoint_and_eager_agree(files, calc):
@@ -81,7 +81,7 @@ def test_exported_checkpoint_and_eager_agree(files, calc):
             actual = results_of(other, atoms, properties)
             for name in properties:
                 np.testing.assert_allclose(actual[name], expected[name], rtol=0, atol=ATOL)
-    assert expected["energies"].shape == (2,) and expected["forces_all"].shape == (2, 4, 3)
+    assert expected["state_energies"].shape == (2,) and expected["state_forces"].shape == (2, 4, 3)
     assert abs(expected["stress"]).max() > 1e-4
 
 
@@ -91,8 +91,8 @@ def test_state_chooses_energy_forces_and_stress(files):
     for state in (0, 1):
         calculator = FusionCalculator(files["exported"], device="cpu", state=state)
         one = results_of(calculator, atoms, ("energy", "forces", "stress"))
-        assert one["energy"] == pytest.approx(every["energies"][state], abs=1e-12)
-        np.testing.assert_allclose(one["forces"], every["forces_all"][state], rtol=0, atol=1e-12)
+        assert one["energy"] == pytest.approx(every["state_energies"][state], abs=1e-12)
+        np.testing.assert_allclose(one["forces"], every["state_forces"][state], rtol=0, atol=1e-12)
         if state == 1:
             assert abs(one["energy"] - every["energy"]) > 1e-3  # the states differ
     with pytest.raises(ValueError, match=r"state 2 is out of range: this model has 2 states"):
@@ -152,7 +152,7 @@ def test_cell_smaller_than_the_cutoff(calc):
 
 def test_batch_equals_one_at_a_time(calc):
     structures = [ethanol(), crystal(), molecule("H2O"), bulk("C", "diamond", a=3.57)]
-    properties = ("energy", "forces", "energies", "forces_all")
+    properties = ("energy", "forces", "energies", "state_energies", "state_forces")
     batch = calc.calculate_batch(structures, properties)
     assert len(batch) == len(structures)
     for atoms, result in zip(structures, batch, strict=True):
@@ -217,8 +217,13 @@ def test_bad_input_is_named(files, calc, tmp_path):
     torch.jit.save(module, str(newer), _extra_files={METADATA_FILE: json.dumps(future)})
     with pytest.raises(ValueError, match=f"format_version {FORMAT_VERSION + 1}; this fusionpot"):
         FusionCalculator(newer, device="cpu")
+    # an exported file converts through the config in its metadata; one without cannot
+    assert FusionCalculator(files["exported"], device="cpu", dtype="float32").dtype == torch.float32
+    bare = tmp_path / "bare.pt"
+    old = {k: v for k, v in json.loads(extra[METADATA_FILE]).items() if k != "config"}
+    torch.jit.save(module, str(bare), _extra_files={METADATA_FILE: json.dumps(old)})
     with pytest.raises(ValueError, match="this exported model is float64, not float32"):
-        FusionCalculator(files["exported"], device="cpu", dtype="float32")
+        FusionCalculator(bare, device="cpu", dtype="float32")
 
 
 MALLOC_PROBE = """

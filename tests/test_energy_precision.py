@@ -52,7 +52,8 @@ def state_energies(calc: FusionCalculator, atoms: ase.Atoms) -> tuple[np.ndarray
     """(energies [S] eV, forces [S, n, 3] eV/Å) of every state."""
     atoms = atoms.copy()
     atoms.calc = calc
-    return calc.get_property("energies", atoms).copy(), calc.get_property("forces_all", atoms)
+    energies = calc.get_property("state_energies", atoms).copy()
+    return energies, calc.get_property("state_forces", atoms)
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])

@@ -60,9 +60,9 @@ def test_batch_equals_one_by_one_and_the_ase_calculator(provider: ExportedModelP
         torch.testing.assert_close(single.forces[0], batch.forces[i], atol=1e-10, rtol=0)
         atoms = ETHANOL.copy()
         atoms.positions = positions[i].numpy()
-        result = calc.calculate_batch([atoms], ["energies", "forces_all"])[0]
-        torch.testing.assert_close(batch.energies[i], torch.tensor(result["energies"]))
-        torch.testing.assert_close(batch.forces[i], torch.tensor(result["forces_all"]))
+        result = calc.calculate_batch([atoms], ["state_energies", "state_forces"])[0]
+        torch.testing.assert_close(batch.energies[i], torch.tensor(result["state_energies"]))
+        torch.testing.assert_close(batch.forces[i], torch.tensor(result["state_forces"]))
 
 
 def test_autograd_path_and_hessian_agree(provider: ExportedModelProvider) -> None:

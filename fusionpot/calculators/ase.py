@@ -5,59 +5,152 @@
 >>> tiny = Path(__file__).parents[2] / "tests" / "data" / "tiny_model.pt"
 >>> atoms = molecule("H2O")
 >>> atoms.calc = FusionCalculator(tiny, device="cpu", state=1)
->>> atoms.get_forces().shape, atoms.calc.get_property("energies").shape
-((3, 3), (2,))
+>>> atoms.get_forces().shape, atoms.get_potential_energies().shape
+((3, 3), (3,))
+>>> atoms.calc.get_property("state_energies").shape, sorted(atoms.calc.todict())
+((2,), ['device', 'dtype', 'model', 'state'])
 """
 
 from __future__ import annotations
 
+import io
 import os
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any, ClassVar
 
 import ase
+import numpy as np
 import torch
 from ase.calculators.calculator import Calculator, PropertyNotImplementedError, all_changes
 from ase.stress import full_3x3_to_voigt_6_stress
 
 from fusionpot.calculators import _malloc
 from fusionpot.data import atoms_to_graph, keys
-from fusionpot.export import load_potential
+from fusionpot.export import ExportedPotential, SteadyScript, load_potential
+from fusionpot.models import load_model, save_model
 from fusionpot.models.config import DTYPES
 
 __all__ = ["FusionCalculator"]
 
+#: the calculator's parameters (``set``/``todict``), in this order
+PARAMETERS = ("model", "state", "device", "dtype")
 
-def _device(device: torch.device | str) -> torch.device:
+
+def _device_name(device: torch.device | str) -> str:
     if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    try:
+        return str(torch.device(device))
+    except (RuntimeError, TypeError):
+        raise ValueError(f"device {device!r} is not a torch device (or 'auto')") from None
+
+
+def _model_parameter(
+    model: str | os.PathLike[str] | torch.nn.Module,
+) -> tuple[str | None, str | torch.nn.Module]:
+    """(the ``model`` parameter as recorded, what to load): an absolute path twice, or
+    None and the module."""
+    if isinstance(model, torch.nn.Module):
+        return None, model
+    if isinstance(model, (str, os.PathLike)):
+        path = str(Path(model).resolve())
+        return path, path
+    raise TypeError(
+        f"model must be a file path or a torch module, got {model!r} (a calculator of a "
+        "model in memory records model=None: pickle it, or export the model and give the "
+        "file's path)"
+    )
+
+
+def _dtype_name(dtype: str | torch.dtype | None) -> str | None:
+    if dtype is None:
+        return None
+    for name, value in DTYPES.items():
+        if dtype in (name, value):
+            return name
+    raise ValueError(f"dtype {dtype!r} is not one of {sorted(DTYPES)} (or None: the model's)")
+
+
+def _state_index(state: Any) -> int:
+    if isinstance(state, bool) or not isinstance(state, (int, np.integer)):
+        raise TypeError(f"state must be an integer, got {state!r}")
+    return int(state)
+
+
+def _source_of(module: torch.nn.Module) -> torch.nn.Module:
+    """The module :func:`load_potential` was given, back from what it returned: the
+    scripted module, or the eager energy model inside :class:`ExportedPotential`."""
+    if isinstance(module, SteadyScript):
+        return module.scripted
+    if isinstance(module, ExportedPotential):
+        return module.potential.model
+    return module
+
+
+def _model_bytes(module: torch.nn.Module) -> tuple[str, bytes]:
+    """``(kind, bytes)`` of a model held in memory: a TorchScript archive
+    (``"torchscript"``) or a checkpoint, config + state dict (``"checkpoint"``)."""
+    source, buffer = _source_of(module), io.BytesIO()
+    if isinstance(source, torch.jit.ScriptModule):
+        torch.jit.save(source, buffer)
+        return "torchscript", buffer.getvalue()
+    try:
+        save_model(source, buffer)  # type: ignore[arg-type]  # torch.save takes files
+    except TypeError:
+        raise TypeError(
+            f"cannot pickle a FusionCalculator of a {type(source).__name__} in memory: "
+            "export the model to a file (fusionpot export) and give its path"
+        ) from None
+    return "checkpoint", buffer.getvalue()
+
+
+def _model_from_bytes(kind: str, data: bytes) -> torch.nn.Module:
+    if kind == "torchscript":
+        return torch.jit.load(io.BytesIO(data), map_location="cpu")
+    return load_model(io.BytesIO(data))  # type: ignore[arg-type]  # torch.load takes files
 
 
 class FusionCalculator(Calculator):
     """ASE calculator for an exported model, a checkpoint or a model in memory.
 
-    ``model``: path of an exported model (``fusionpot export``) or of a checkpoint
-    (told apart by content), or a module. ``device``: ``"auto"`` (CUDA if available),
-    ``"cpu"``, ``"cuda:0"``, ... ``state``: the electronic state whose energy, forces
-    and stress ``energy``/``forces``/``stress`` return. ``dtype``: convert a checkpoint
-    (an exported model keeps its own). ``tune_malloc``: on CPU, raise glibc's malloc
-    thresholds once per process (faster; see ``fusionpot.calculators._malloc``, also
-    off with ``FUSIONPOT_MALLOC_TUNING=0``).
+    Parameters (``calc.parameters``; ``set()`` changes them and drops stale results,
+    ``todict()`` returns them, ``FusionCalculator(**calc.todict())`` rebuilds it):
 
-    Results (ASE units): ``energy``, ``free_energy`` (eV), ``forces`` [n_atoms, 3] eV/Å,
-    ``stress`` (6 Voigt components, eV/Å³; periodic cells only), and for every state
-    ``energies`` [n_states] eV and ``forces_all`` [n_states, n_atoms, 3] eV/Å (note:
-    ``energies`` here are per state, not ASE's usual per-atom energies).
+    - ``model``: path of an exported model (``fusionpot export``) or of a checkpoint (told
+      apart by content), or a module (FusionMACE, an exported ``ScriptModule``). Recorded
+      as an absolute path, or None for a module.
+    - ``state``: the electronic state whose ``energy``/``energies``/``forces``/``stress``
+      these are.
+    - ``device``: ``"auto"`` (CUDA if available), ``"cpu"``, ``"cuda:0"``, ... Recorded
+      resolved (``"auto"`` becomes ``"cpu"`` or ``"cuda"``).
+    - ``dtype``: ``"float32"``/``"float64"`` to convert a checkpoint or an exported file
+      that records its config; None keeps the model's own. Recorded resolved. Setting a
+      new ``model`` without ``dtype`` takes the new model's own.
+
+    ``tune_malloc``: on CPU, raise glibc's malloc thresholds once per process (faster;
+    see ``fusionpot.calculators._malloc``, also off with ``FUSIONPOT_MALLOC_TUNING=0``).
+
+    Results (ASE's names and units), of ``state``: ``energy``, ``free_energy`` (eV),
+    ``energies`` [n_atoms] eV (ASE's per-atom energies, the model's atomic energies; they
+    sum to ``energy``), ``forces`` [n_atoms, 3] eV/Å, ``stress`` (6 Voigt components,
+    eV/Å³; periodic cells only). Of every state: ``state_energies`` [n_states] eV and
+    ``state_forces`` [n_states, n_atoms, 3] eV/Å (names of their own: ASE's writers
+    store only its own names, so extxyz and ``ase.db`` keep the per-atom and chosen-state
+    results and skip these). Energies are float64 in every model dtype.
+
+    Pickling keeps the parameters (and the model's bytes when it was given a module),
+    the last atoms and results; unpickling loads the model again, in any process.
     """
 
     implemented_properties: ClassVar[list[str]] = [  # type: ignore[misc]
         "energy",
         "free_energy",
+        "energies",
         "forces",
         "stress",
-        "energies",
-        "forces_all",
+        "state_energies",
+        "state_forces",
     ]
 
     def __init__(
@@ -69,54 +162,138 @@ class FusionCalculator(Calculator):
         tune_malloc: bool = True,
         **kwargs: Any,
     ) -> None:
-        super().__init__(**kwargs)
-        self.device = _device(device)
-        if tune_malloc and self.device.type == "cpu":
-            _malloc.tune_malloc()
-        self.model, self.metadata = load_potential(model, self.device, dtype)
-        self.elements: list[str] = list(self.metadata["elements"])
-        self.r_max = float(self.metadata["r_max"])
-        self.n_states = int(self.metadata["n_states"])
-        self.dtype = DTYPES[self.metadata["dtype"]]
-        self.state = state
+        self.tune_malloc = tune_malloc
+        self.model: torch.nn.Module | None = None
+        self.metadata: dict[str, Any] = {}
+        self.elements: list[str] = []
+        self.device = torch.device("cpu")
+        super().__init__(**kwargs)  # label, directory, atoms; other keywords go to set()
+        self.set(model=model, device=device, state=state, dtype=dtype)
 
+    # ------------------------------------------------------------------ parameters
     @property
     def state(self) -> int:
-        """The state that ``energy``, ``forces`` and ``stress`` refer to."""
-        return self._state
+        """The state that ``energy``, ``energies``, ``forces`` and ``stress`` refer to."""
+        return int(self.parameters["state"])
 
     @state.setter
     def state(self, state: int) -> None:
-        if not 0 <= state < self.n_states:
-            raise ValueError(
-                f"state {state} is out of range: this model has {self.n_states} states "
-                f"(0 to {self.n_states - 1})"
-            )
-        self._state = int(state)
-        self.reset()
+        self.set(state=state)
 
+    def set(self, **kwargs: Any) -> dict[str, Any]:
+        """Change parameters (``model``, ``state``, ``device``, ``dtype``); returns those
+        that changed, as recorded, and drops the results if any did. A wrong value
+        raises ``ValueError``/``TypeError`` naming it and changes nothing."""
+        if not kwargs:
+            return {}
+        unknown = sorted(set(kwargs) - set(PARAMETERS))
+        if unknown:
+            raise ValueError(
+                f"FusionCalculator has no parameter {unknown}; its parameters are "
+                f"{list(PARAMETERS)}"
+            )
+        old = dict(self.parameters)
+        new = dict(old)
+        source: str | torch.nn.Module | None = None  # a model to load, if any
+        if "model" in kwargs:
+            new["model"], source = _model_parameter(kwargs["model"])
+            if isinstance(source, str) and source == old.get("model"):
+                source = None  # the same file
+        if "device" in kwargs:
+            new["device"] = _device_name(kwargs["device"])
+        if "dtype" in kwargs:
+            new["dtype"] = _dtype_name(kwargs["dtype"])
+        elif source is not None:
+            new["dtype"] = None  # a new model comes in its own dtype
+        if "state" in kwargs:
+            new["state"] = _state_index(kwargs["state"])
+        model, metadata = self.model, self.metadata
+        if source is not None or any(new[k] != old.get(k) for k in ("device", "dtype")):
+            if source is None:  # the same model on another device or in another dtype
+                assert self.model is not None
+                source = new["model"] if new["model"] is not None else _source_of(self.model)
+            if self.tune_malloc and torch.device(new["device"]).type == "cpu":
+                _malloc.tune_malloc()
+            model, metadata = load_potential(source, new["device"], new["dtype"])
+        n_states = int(metadata["n_states"])
+        if not 0 <= new["state"] < n_states:
+            raise ValueError(
+                f"state {new['state']} is out of range: this model has {n_states} states "
+                f"(0 to {n_states - 1})"
+            )
+        self.model, self.metadata = model, metadata
+        self.device = torch.device(new["device"])
+        self.elements = list(metadata["elements"])
+        self.r_max = float(metadata["r_max"])
+        self.n_states = n_states
+        self.dtype = DTYPES[metadata["dtype"]]
+        new["dtype"] = metadata["dtype"]
+        changed = {k: new[k] for k in PARAMETERS if k not in old or new[k] != old[k]}
+        if isinstance(source, torch.nn.Module):
+            changed["model"] = None  # a module in memory, new even if the last was too
+        self.parameters.update(new)
+        if changed:
+            self.reset()
+        return changed
+
+    # ------------------------------------------------------------------ pickling
+    def __getstate__(self) -> dict[str, Any]:
+        parameters = dict(self.parameters)
+        state: dict[str, Any] = {
+            "parameters": parameters,
+            "tune_malloc": self.tune_malloc,
+            "directory": self.directory,
+            "prefix": self.prefix,
+            "atoms": self.atoms,
+            "results": self.results,
+        }
+        if parameters["model"] is None:
+            assert self.model is not None
+            state["model_bytes"] = _model_bytes(self.model)
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        parameters = dict(state["parameters"])
+        if parameters["model"] is None:
+            parameters["model"] = _model_from_bytes(*state["model_bytes"])
+        self.__init__(  # type: ignore[misc]
+            tune_malloc=state["tune_malloc"], directory=state["directory"], **parameters
+        )
+        self.prefix = state["prefix"]
+        self.atoms, self.results = state["atoms"], state["results"]
+
+    # ------------------------------------------------------------------ results
     def calculate(
         self,
         atoms: ase.Atoms | None = None,
         properties: Sequence[str] = ("energy",),
         system_changes: Sequence[str] = tuple(all_changes),
     ) -> None:
+        """Fill ``results`` with ``properties`` (plus the energies, which come free);
+        results of the same atoms computed before are kept."""
         super().calculate(atoms, properties, system_changes)
         assert self.atoms is not None
-        self.results = self.calculate_batch([self.atoms], properties)[0]
+        results = self.calculate_batch([self.atoms], properties)[0]
+        if system_changes:
+            self.results = results
+        else:
+            self.results.update(results)
 
     def calculate_batch(
         self, structures: Sequence[ase.Atoms], properties: Sequence[str] = ("energy", "forces")
     ) -> list[dict[str, Any]]:
         """Results of many structures from one model call, one dict per structure.
 
-        The dicts hold ASE's names and units, as ``calc.results`` would; the
-        structures may differ in size, elements and periodicity.
+        The dicts hold ASE's names and units, as ``calc.results`` would: always
+        ``energy``, ``free_energy``, ``energies`` and ``state_energies``, and those of
+        ``properties`` that cost a derivative (``forces``, ``state_forces``,
+        ``stress``). The structures may differ in size, elements and periodicity.
         """
         unknown = sorted(set(properties) - set(self.implemented_properties))
         if unknown:
             raise PropertyNotImplementedError(f"FusionCalculator does not compute {unknown}")
-        all_states = "forces_all" in properties
+        assert self.model is not None
+        all_states = "state_forces" in properties
         forces = all_states or "forces" in properties
         stress = "stress" in properties
         if stress:
@@ -125,24 +302,27 @@ class FusionCalculator(Calculator):
                     raise PropertyNotImplementedError(
                         f"stress needs a periodic cell; structure {g} has none"
                     )
+        state = self.state
         graph = atoms_to_graph(structures, self.elements, self.r_max, self.dtype, self.device)
-        out = self.model(graph, -1 if all_states else self.state, forces, stress)
+        out = self.model(graph, -1 if all_states else state, forces, stress)
         energies = out[keys.ENERGY].detach().cpu().double().numpy()
+        atomic = out[keys.ATOMIC_ENERGY][:, state].detach().cpu().double().numpy()
         ptr = graph[keys.PTR].tolist()
-        chosen = self.state if all_states else 0  # the state's index on the S_f axis
+        chosen = state if all_states else 0  # the state's index on the S_f axis
         results = []
         for g in range(len(structures)):
+            atoms_g = slice(ptr[g], ptr[g + 1])
             result: dict[str, Any] = {
-                "energy": float(energies[g, self.state]),
-                "free_energy": float(energies[g, self.state]),
+                "energy": float(energies[g, state]),
+                "free_energy": float(energies[g, state]),
+                "energies": atomic[atoms_g].copy(),
+                "state_energies": energies[g].copy(),
             }
-            if "energies" in properties:
-                result["energies"] = energies[g].copy()
             if forces:
-                force = out[keys.FORCES][ptr[g] : ptr[g + 1]].detach().cpu().double().numpy()
+                force = out[keys.FORCES][atoms_g].detach().cpu().double().numpy()
                 result["forces"] = force[:, chosen].copy()
                 if all_states:
-                    result["forces_all"] = force.transpose(1, 0, 2).copy()
+                    result["state_forces"] = force.transpose(1, 0, 2).copy()
             if stress:
                 sigma = out[keys.STRESS][g, chosen].detach().cpu().double().numpy()
                 result["stress"] = full_3x3_to_voigt_6_stress(sigma)
