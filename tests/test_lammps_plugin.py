@@ -218,6 +218,18 @@ def test_small_triclinic_cell_sees_its_own_images(plugin: Path, tmp_path: Path) 
     assert_same(lammps, python)
 
 
+def test_pe_atom_equals_ases_per_atom_energies(plugin: Path, tmp_path: Path) -> None:
+    """``compute pe/atom`` = ``atoms.get_potential_energies()`` of FusionCalculator on the
+    same periodic cell and state (ASE's per-atom ``energies``), summing to the energy."""
+    atoms = small_triclinic_cell()
+    lammps = lammps_single_point(plugin, tmp_path, atoms, state=1)
+    atoms.calc = FusionCalculator(MODEL, device="cpu", state=1, tune_malloc=False)
+    energies = atoms.get_potential_energies()
+    assert energies.shape == (len(atoms),) and np.ptp(energies) > 1e-2
+    np.testing.assert_allclose(lammps["atomic_energy"], energies, rtol=0, atol=1e-10)
+    assert lammps["energy"] == pytest.approx(energies.sum(), abs=1e-10)
+
+
 def test_a_float32_model_runs_in_float32(plugin: Path, tmp_path: Path) -> None:
     model = tmp_path / "tiny_float32.pt"
     export_model(tiny_model(), model, dtype="float32")
