@@ -51,7 +51,7 @@ def main() -> None:
     )
     wavenumbers = omega.numpy() * HBAR_EV_FS / 1.239841984e-4  # eV -> cm^-1
     print(f"{len(omega)} real modes, {wavenumbers.min():.0f} to {wavenumbers.max():.0f} cm-1")
-    energies = atoms.calc.get_property("energies", atoms)
+    energies = atoms.calc.get_property("state_energies", atoms)
     comment = (
         f"S0 minimum of stilbene_s012_demo.pt (BFGS, max |F| {fmax:.1e} eV/A); "
         f"E_S0..S2 = {' '.join(f'{e:.4f}' for e in energies)} eV"
