@@ -43,6 +43,8 @@ def test_demo_end_to_end(tmp_path: Path) -> None:
     assert str(result.plot) in text and (tmp_path / "analysis.json").is_file()
 
 
-def test_demo_names_a_missing_potential(tmp_path: Path) -> None:
-    with pytest.raises(SystemExit, match=r"stilbene_s012_demo\.pt is missing"):
-        main(["demo", "--potential-dir", str(tmp_path), "--output", str(tmp_path / "out")])
+def test_demo_names_a_missing_potential(tmp_path: Path, capsys) -> None:
+    argv = ["demo", "--potential-dir", str(tmp_path), "--output", str(tmp_path / "out")]
+    assert main(argv) == 2
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.startswith("fusionpot demo: error: ") and "stilbene_s012_demo.pt is missing" in line

@@ -4,6 +4,11 @@ Each command module defines ``NAME``, ``HELP``, ``add_arguments(parser)`` and
 ``run(args) -> int``; add a new command by listing its module in ``COMMANDS``. The
 dispatch keeps the command's ``run`` under ``_DISPATCH``, a private name, so commands may
 name their arguments freely (``namd-analyze run`` once overwrote a ``run`` default).
+
+Errors: a user error (:data:`fusionpot.errors.USER_ERRORS`: a bad file, key or value)
+ends in one line on stderr, ``fusionpot COMMAND: error: MESSAGE``, and exit status 2, as
+argparse's own usage errors do; any other exception is a bug and keeps its traceback.
+``fusionpot --debug COMMAND ...`` shows the traceback of user errors too.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ import sys
 from collections.abc import Sequence
 
 from fusionpot._version import __version__
+from fusionpot.errors import USER_ERRORS, user_message
 
 #: the ``argparse.Namespace`` attribute that holds the chosen command's ``run``
 _DISPATCH = "_fusionpot_command_run"
@@ -39,6 +45,11 @@ def build_parser() -> argparse.ArgumentParser:
         description="Equivariant potentials from fusion diagrams, for ASE, LAMMPS and NAMD.",
     )
     parser.add_argument("--version", action="version", version=f"fusionpot {__version__}")
+    parser.add_argument(
+        "--debug",
+        action="store_true",
+        help="show the Python traceback of user errors (bad files, keys, values) too",
+    )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for module_name in COMMANDS:
         command = importlib.import_module(module_name)
@@ -54,7 +65,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 0
-    return int(getattr(args, _DISPATCH)(args))
+    try:
+        return int(getattr(args, _DISPATCH)(args))
+    except USER_ERRORS as error:
+        if args.debug:
+            raise
+        print(f"fusionpot {args.command}: error: {user_message(error)}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

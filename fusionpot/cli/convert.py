@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from fusionpot.data.formats import READERS, convert, detect_format
+from fusionpot.errors import UserError
 
 NAME = "convert"
 HELP = "Convert rMD17, PyRAI2MD or SchNarc/SPaiNN data to the project's extxyz (eV, Å)."
@@ -45,11 +46,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     if args.max_frames is not None and args.max_frames < 1:
-        raise SystemExit(f"--max-frames must be positive, got {args.max_frames}")
+        raise UserError(f"--max-frames must be positive, got {args.max_frames}")
     name = args.format or detect_format(args.input)
     options = {"ignore_nacs": True} if args.ignore_nacs else {}
     if options and name != "pyrai2md":
-        raise SystemExit(f"--ignore-nacs applies to pyrai2md data only, not {name}")
+        raise UserError(f"--ignore-nacs applies to pyrai2md data only, not {name}")
     count = convert(args.input, args.output, name, args.indices, args.max_frames, **options)
     print(f"wrote {count} frames to {args.output}")
     return 0

@@ -8,6 +8,8 @@ import argparse
 
 import torch
 
+from fusionpot.errors import UserError
+
 NAME = "demo"
 HELP = (
     "end-to-end demo on the shipped stilbene S0/S1/S2 potential (model, ASE calculator on "
@@ -85,7 +87,7 @@ def parse_leaves(specs: list[str] | None) -> dict[str, str]:
     for spec in specs:
         name, sep, irreps = spec.partition("=")
         if not sep or not name.strip() or not irreps.strip():
-            raise SystemExit(f"fusionpot demo block: --leaf expects NAME=IRREPS, got {spec!r}")
+            raise UserError(f"--leaf expects NAME=IRREPS, got {spec!r}")
         leaves[name.strip()] = irreps.strip()
     return leaves
 
@@ -99,22 +101,19 @@ def run(args: argparse.Namespace) -> int:
     from fusionpot.demo import run_demo
 
     if args.n_traj < 1 or not args.time > 0 or args.threads < 1:
-        raise SystemExit("fusionpot demo: --n-traj and --threads must be >= 1, --time > 0 fs")
+        raise UserError("--n-traj and --threads must be >= 1, --time > 0 fs")
     torch.set_num_threads(args.threads)
     start = time.perf_counter()
     echo = functools.partial(print, flush=True)  # progress shows through pipes too
-    try:
-        result = run_demo(
-            args.potential_dir,
-            args.n_traj,
-            args.time,
-            args.output,
-            args.device,
-            args.seed,
-            echo=echo,
-        )
-    except (FileNotFoundError, ValueError) as error:
-        raise SystemExit(f"fusionpot demo: {error}") from None
+    result = run_demo(
+        args.potential_dir,
+        args.n_traj,
+        args.time,
+        args.output,
+        args.device,
+        args.seed,
+        echo=echo,
+    )
     print(
         f"\ndemo finished in {time.perf_counter() - start:.1f} s; outputs in {args.output}/, "
         f"population plot {result.plot}"
@@ -127,18 +126,15 @@ def run_block(args: argparse.Namespace) -> int:
     from fusionpot.fusion import FusionBlock
     from fusionpot.testing import equivariance_errors
 
-    try:
-        block = FusionBlock(
-            args.diagram,
-            parse_leaves(args.leaf),
-            n_channels=args.channels,
-            weights=args.weights,
-            n_elements=args.elements,
-            lmax=args.lmax,
-            dtype=torch.float64,
-        )
-    except ValueError as error:
-        raise SystemExit(f"fusionpot demo block: {error}") from None
+    block = FusionBlock(
+        args.diagram,
+        parse_leaves(args.leaf),
+        n_channels=args.channels,
+        weights=args.weights,
+        n_elements=args.elements,
+        lmax=args.lmax,
+        dtype=torch.float64,
+    )
     selection = block.selection
     print(f"diagram   {block.diagram}")
     for name, irreps in block.leaf_irreps.items():

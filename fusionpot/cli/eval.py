@@ -6,6 +6,8 @@ import argparse
 import warnings
 from pathlib import Path
 
+from fusionpot.errors import UserError
+
 NAME = "eval"
 HELP = "energy and force errors (per state) of a saved model on labelled frames"
 
@@ -38,7 +40,7 @@ def run(args: argparse.Namespace) -> int:
     from fusionpot.train.report import plot_parity
 
     if (args.energy_keys is None) != (args.forces_keys is None):
-        raise SystemExit("give --energy-keys and --forces-keys together, one per state")
+        raise UserError("give --energy-keys and --forces-keys together, one per state")
     device = resolve_device(args.device)
     model = load_model(args.model, device)
     data, _, _ = read_files(args.data, args.energy_keys, args.forces_keys)
