@@ -251,7 +251,8 @@ def test_float32_model_converted_to_float64_gets_exact_constants():
     weights = dict(single.named_parameters())
     for key, value in weights.items():
         assert torch.equal(state[key], value.detach().double()), key
-    assert single.reference_energies.dtype == torch.float32  # the source is untouched
+    assert single.scale.dtype == torch.float32  # the source is untouched
+    assert single.reference_energies.dtype == torch.float64  # E0 is float64 in every dtype
 
 
 def test_cli_exports_a_checkpoint(eager, tmp_path, capsys):
