@@ -1,10 +1,12 @@
-"""Write potentials/stilbene/data/README.md: the data card of the labelling campaign.
+"""Rewrite the "Contents" section of potentials/stilbene/data/README.md (the campaign's
+data card) from the labels; the prose above it is edited by hand.
 
 python potentials/stilbene/summarise.py
 """
 
 from __future__ import annotations
 
+import os
 import sys
 from collections import Counter
 from pathlib import Path
@@ -18,31 +20,7 @@ from fusionpot.labels.store import read_frames, read_jsonl  # noqa: E402
 
 LABELS = HERE / "data" / "labels_mrsf.extxyz"
 
-CARD = """# Stilbene S0/S1/S2 labels (MRSF-TDDFT campaign)
-
-Labels made by `fusionpot label` for the stilbene multi-state potential (issue 12). They
-extend the shared seed set (`../shared/data/stilbene_mrsf_seed`, 21 frames, same level of
-theory, not copied here); train on both.
-
-- **Level of theory**: {program}, MRSF-TDDFT on a triplet ROHF reference, {functional}/{basis},
-  three singlet states (S0 = response root 1), analytic gradients of all three states in
-  one run, SCF and response convergence 1e-6, no dispersion. `OMP_NUM_THREADS=2`, `nice 19`.
-- **File**: `labels_mrsf.extxyz` (appended as frames finish). Per frame: `energy_s0..2` (eV,
-  absolute), arrays `forces_s0..2` (eV/Å, = -dE/dx; OpenQP's Hartree/Bohr converted with
-  `ase.units`), `subset`, `frame_id` (hash of the geometry), `wall_s`, `scf_iterations`,
-  `guess`, and the provenance keys. Failed frames: `labels_mrsf.extxyz.failed.jsonl`.
-- **Geometries**: `../pool/pool_xtb.extxyz` (GFN2-xTB sampling plan, see
-  `fusionpot/sampling/photoisomer.py` and `../make_pool.sh`) and `../pool/seam_steps.extxyz`
-  (Newton steps that close the S1-S0 gap of a linear model built from the energies and
-  forces of the lowest-gap labelled frames, `fusionpot sample seam`; labelled first).
-- **Resume**: `potentials/stilbene/campaign.sh` (background, idle CPU; `campaign.sh stop`).
-- **Checks** (2026-11-25): the labeller reproduces the seed's trans minimum (seed_index 7)
-  exactly: |ΔE| = 0 eV, |ΔF| ≤ 5e-9 eV/Å for all states (`bench/label_seed_reproduction.py`);
-  at the seam step with S1-S0 = 0.057 eV, the analytic derivatives along the gap gradient
-  agree with central differences (h = 1e-3 Å) to 0.004 / 0.003 / 0.011 eV/Å for S0 / S1 /
-  S2, on values of 13-19 eV/Å (`bench/label_fd_check.py`).
-
-## Contents ({n} frames, {n_failed} failed)
+CONTENTS = """## Contents ({n} frames, {n_failed} failed)
 
 | subset | frames | S1-S0 gap min / median / max (eV) | S2-S1 gap min (eV) |
 |---|---|---|---|
@@ -80,11 +58,7 @@ def main() -> int:
         for k in range(3)
         if f"forces_s{k}" in f.arrays
     )
-    first = frames[0].info
-    text = CARD.format(
-        program=first.get("program", "OpenQP"),
-        functional=first.get("functional", "BHHLYP"),
-        basis=first.get("basis", "6-31G"),
+    contents = CONTENTS.format(
         n=len(frames),
         n_failed=len(read_jsonl(LABELS.with_name(LABELS.name + ".failed.jsonl"))),
         rows="\n".join(rows),
@@ -96,8 +70,12 @@ def main() -> int:
         wall_max=np.nanmax(walls),
         fmax=fmax,
     )
-    (HERE / "data" / "README.md").write_text(text)
-    print(text)
+    card = HERE / "data" / "README.md"
+    prose = card.read_text().split("## Contents")[0]
+    tmp = card.with_name(f".{card.name}.tmp")
+    tmp.write_text(prose + contents)
+    os.replace(tmp, card)
+    print(contents)
     return 0
 
 
