@@ -42,3 +42,121 @@ def test_a_bug_keeps_its_traceback(monkeypatch) -> None:
     monkeypatch.setattr(fusionpot.cli.demo, "run", broken)
     with pytest.raises(RuntimeError, match="a bug"):
         main(["demo", "block"])
+
+
+# -- configuration values checked by type at load, naming the file and the key --------
+
+TRAIN_BASE = "data: {train: frames.extxyz}\n"
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ("training: {epochs: one}", "training.epochs must be an integer, got 'one'"),
+        ("training: {batch_size: 2.5}", "training.batch_size must be an integer, got 2.5"),
+        ("training: {lr: fast}", "training.lr must be a number, got 'fast'"),
+        ("model: {l_max: 1.5}", "model.l_max must be an integer, got 1.5"),
+        ("model: {r_max: [5]}", "model.r_max must be a number, got [5]"),
+        ("seed: zero", "seed must be an integer, got 'zero'"),
+        ("training: {max_time: 1e3}", "unknown keys ['max_time'] in training"),
+    ],
+)
+def test_train_config_values_are_checked_by_type(
+    tmp_path: Path, capsys, body: str, message: str
+) -> None:
+    config = tmp_path / "bad.yaml"
+    config.write_text(TRAIN_BASE + body + "\n")
+    assert main(["train", str(config)]) == 2
+    line = one_line_error(capsys, "train")
+    assert f"{config}: {message}" in line
+
+
+def test_train_config_reads_numbers_written_as_1e_3(tmp_path: Path) -> None:
+    from fusionpot.train import load_config
+
+    config = tmp_path / "ok.yaml"
+    config.write_text(TRAIN_BASE + "training: {lr: 1e-3, epochs: 1e2}\nmodel: {r_max: 4e0}\n")
+    loaded = load_config(config)
+    assert loaded.training.lr == 0.001 and isinstance(loaded.training.lr, float)
+    assert loaded.training.epochs == 100 and isinstance(loaded.training.epochs, int)
+    assert loaded.model["r_max"] == 4.0
+
+
+def test_model_config_rejects_a_fractional_integer_field() -> None:
+    from fusionpot.models import FusionMACEConfig
+
+    with pytest.raises(ValueError, match=r"l_max must be an integer, got 1\.5"):
+        FusionMACEConfig(elements=("H",), l_max=1.5)
+
+
+NAMD_BASE = """\
+provider: {factory: "fusionpot.namd.tully:tully_model", kwargs: {name: dual}}
+stop: {max_time: 10.0}
+"""
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ("initial: {tully: {momentum: 20.0}}", "'initial.tully' lacks n_traj"),
+        ("initial: {tully: {momentum: 20.0, n_traj: 2.5}}", "initial.tully.n_traj must be an"),
+        ("initial: {tully: {momentum: 20.0, n_traj: 0}}", "initial.tully.n_traj must be >= 1"),
+        ("initial: {tully: {momentum: 20.0, n_traj: 4}}\nrun: {seed: one}", "run.seed must be"),
+        ("initial: {wigner: {geometry: m.xyz, n_traj: 4, energy_window: [5, 4]}}", "lo < hi"),
+        ("initial: {tully: {momentum: 20.0, n_traj: 4}}\nstop: {max_time: soon}", "max_time"),
+    ],
+)
+def test_namd_config_values_are_checked_at_load(
+    tmp_path: Path, capsys, body: str, message: str
+) -> None:
+    config = tmp_path / "namd.yaml"
+    text = NAMD_BASE + body + "\n"
+    if "stop:" in body:
+        text = text.replace("stop: {max_time: 10.0}\n", "")
+    config.write_text(text)
+    assert main(["namd", str(config)]) == 2
+    line = one_line_error(capsys, "namd")
+    assert f"{config}: " in line and message in line
+
+
+def test_namd_config_reads_max_time_written_as_1e3(tmp_path: Path) -> None:
+    from fusionpot.namd.config import load_config
+
+    config = tmp_path / "namd.yaml"
+    config.write_text(
+        NAMD_BASE.replace("10.0", "1e3") + "initial: {tully: {momentum: 2e1, n_traj: 4}}\n"
+    )
+    loaded = load_config(config)
+    assert loaded.stop.max_time == 1000.0 and loaded.initial["tully"]["momentum"] == 20.0
+
+
+HARMONIC = """
+import torch
+from fusionpot.namd.providers import AutogradProvider
+
+
+class TwoHarmonicStates(AutogradProvider):
+    n_states = 2
+
+    def energies(self, positions, numbers):
+        e0 = (positions**2).sum(dim=(1, 2))
+        return torch.stack([e0, e0 + 3.0], dim=1)
+"""
+
+
+def test_namd_energy_window_selecting_no_state_names_the_window(
+    tmp_path: Path, capsys, monkeypatch
+) -> None:
+    (tmp_path / "two_states_for_test.py").write_text(HARMONIC)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    (tmp_path / "mol.xyz").write_text("2\n\nH 0 0 0\nH 0 0 0\n")
+    config = tmp_path / "namd.yaml"
+    config.write_text(
+        'provider: {factory: "two_states_for_test:TwoHarmonicStates"}\n'
+        "initial: {wigner: {geometry: mol.xyz, n_traj: 4, energy_window: [10, 20]}}\n"
+        "stop: {max_time: 1.0}\n"
+    )
+    assert main(["namd", str(config), "--no-progress"]) == 2
+    line = one_line_error(capsys, "namd")
+    assert f"{config}: initial.wigner: energy window [10, 20] eV selects no state" in line
+    assert "span 3.000 to 3.000 eV" in line

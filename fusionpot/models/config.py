@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import numbers
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, TypeVar
@@ -73,6 +74,11 @@ class ConfigDict:
                 raise ValueError(f"unknown chemical symbol {symbol!r} in elements")
         if len(set(self.elements)) != len(self.elements):
             raise ValueError(f"elements has repeats: {self.elements}")
+        for name in ("n_radial", "cutoff_p", "channels", "l_max", "n_layers", "n_states"):
+            _check_integer(name, getattr(self, name))
+        _check_integer("readout_mlp", self.readout_mlp)
+        for width in self.radial_mlp:
+            _check_integer("radial_mlp", width)
         positive = ("r_max", "n_radial", "channels", "n_layers", "n_states", "avg_num_neighbors")
         for name in (*positive, "readout_mlp", "cutoff_p"):
             if not getattr(self, name) > 0:
@@ -106,6 +112,11 @@ class ConfigDict:
 _C = TypeVar("_C", bound=ConfigDict)
 
 
+def _check_integer(name: str, value: Any) -> None:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise ValueError(f"{name} must be an integer, got {value!r}")
+
+
 @dataclass(frozen=True)
 class FusionMACEConfig(ConfigDict):
     """Hyperparameters of :class:`~fusionpot.models.FusionMACE`: the shared fields of
@@ -128,6 +139,8 @@ class FusionMACEConfig(ConfigDict):
 
     def _validate(self) -> None:
         super()._validate()
+        if self.fusion_lmax is not None:
+            _check_integer("fusion_lmax", self.fusion_lmax)
         if self.weights not in ("path", "vertex"):
             raise ValueError(f"weights must be 'path' or 'vertex', got {self.weights!r}")
         if "->" in self.diagram:

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import importlib
 import os
-from dataclasses import dataclass, field, fields
+from dataclasses import MISSING, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +30,8 @@ import torch
 import yaml
 from ase import Atoms
 
+from fusionpot._fields import check_fields, check_value
+from fusionpot.errors import ConfigError
 from fusionpot.namd.initial import InitialConditions
 from fusionpot.namd.integrator import DynamicsOptions
 from fusionpot.namd.providers import Provider
@@ -65,14 +67,67 @@ class RunSettings:
 
 
 def _build(cls: type, section: str, values: dict[str, Any] | None) -> Any:
+    if not isinstance(values or {}, dict):
+        raise ConfigError(f"'{section}' must be a mapping, got {values!r}")
     values = dict(values or {})
     known = {f.name for f in fields(cls)}
     unknown = set(values) - known
     if unknown:
-        raise ValueError(f"unknown keys {sorted(unknown)} in '{section}'; known: {sorted(known)}")
-    if "box" in values and values["box"] is not None:
-        values["box"] = tuple(values["box"])
-    return cls(**values)
+        raise ConfigError(f"unknown keys {sorted(unknown)} in '{section}'; known: {sorted(known)}")
+    required = [
+        f.name
+        for f in fields(cls)
+        if f.default is MISSING and f.default_factory is MISSING and f.name not in values
+    ]
+    if required:
+        raise ConfigError(f"'{section}' lacks {', '.join(required)}")
+    return cls(**check_fields(cls, values, section))
+
+
+#: keys of each kind of ``initial``: (type, required)
+_INITIAL: dict[str, dict[str, tuple[Any, bool]]] = {
+    "tully": {"momentum": (float, True), "n_traj": (int, True), "x0": (float, False)},
+    "wigner": {
+        "geometry": (str, True),
+        "n_traj": (int, True),
+        "temperature": (float, False),
+        "state": (int, False),
+        "energy_window": (tuple[float, float], False),
+    },
+    "file": {"path": (str, True), "state": (int, False)},
+}
+
+
+def _check_initial(initial: Any) -> dict[str, Any]:
+    """The ``initial`` section, its keys checked by type; one of tully/wigner/file."""
+    if not isinstance(initial, dict) or len(initial) != 1 or set(initial) - set(_INITIAL):
+        got = sorted(initial) if isinstance(initial, dict) else initial
+        raise ConfigError(f"initial must have exactly one of tully/wigner/file, got {got!r}")
+    ((kind, spec),) = initial.items()
+    if not isinstance(spec, dict):
+        raise ConfigError(f"initial.{kind} must be a mapping, got {spec!r}")
+    keys = _INITIAL[kind]
+    unknown = set(spec) - set(keys)
+    if unknown:
+        raise ConfigError(
+            f"unknown keys {sorted(unknown)} in 'initial.{kind}'; known: {sorted(keys)}"
+        )
+    missing = [key for key, (_, required) in keys.items() if required and key not in spec]
+    if missing:
+        raise ConfigError(f"'initial.{kind}' lacks {', '.join(missing)}")
+    checked = {
+        key: check_value(keys[key][0], v, f"initial.{kind}.{key}") for key, v in spec.items()
+    }
+    if checked.get("n_traj", 1) < 1:
+        raise ConfigError(f"initial.{kind}.n_traj must be >= 1, got {checked['n_traj']}")
+    if "state" in checked and "energy_window" in checked:
+        raise ConfigError(f"initial.{kind}: give state or energy_window, not both")
+    window = checked.get("energy_window")
+    if window is not None and not window[0] < window[1]:
+        raise ConfigError(
+            f"initial.{kind}.energy_window must be [lo, hi] eV with lo < hi, got {list(window)}"
+        )
+    return {kind: checked}
 
 
 @dataclass(frozen=True)
@@ -86,6 +141,8 @@ class SurfaceHoppingConfig:
     run: RunSettings
     base_dir: Path = field(default=Path("."))
     text: str = ""
+    #: the YAML file, named in errors found when the run starts ("" when not from a file)
+    source: str = ""
 
     def make_provider(self) -> Provider:
         """Import ``provider.factory`` ("module:callable") and call it with ``kwargs``."""
@@ -100,7 +157,18 @@ class SurfaceHoppingConfig:
         return provider
 
     def make_initial(self, provider: Provider) -> InitialConditions:
-        """Initial conditions of the whole ensemble (before sharding)."""
+        """Initial conditions of the whole ensemble (before sharding); a ``ValueError``
+        (a geometry that is no minimum, a window selecting no state) names the file and
+        the ``initial`` entry."""
+        try:
+            return self._make_initial(provider)
+        except ConfigError:
+            raise
+        except ValueError as error:
+            where = "/".join(sorted(self.initial)) if isinstance(self.initial, dict) else ""
+            raise ConfigError(f"initial.{where}: {error}", self.source or None) from None
+
+    def _make_initial(self, provider: Provider) -> InitialConditions:
         device, dtype = self.run.device, self.run.torch_dtype
         kinds = set(self.initial) & {"tully", "wigner", "file"}
         if len(kinds) != 1 or len(self.initial) != 1:
@@ -150,21 +218,30 @@ def load_config(path: str | os.PathLike[str]) -> SurfaceHoppingConfig:
     """Read and validate a YAML configuration (paths in it are relative to its folder)."""
     path = Path(path)
     text = path.read_text()
-    data = yaml.safe_load(text)
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        raise ConfigError(f"not valid YAML: {error}", path) from None
     if not isinstance(data, dict):
-        raise ValueError(f"{path} is not a YAML mapping")
+        raise ConfigError("not a YAML mapping", path)
     unknown = set(data) - {"provider", "initial", "dynamics", "stop", "run"}
     if unknown:
-        raise ValueError(f"unknown sections {sorted(unknown)} in {path}")
+        raise ConfigError(f"unknown sections {sorted(unknown)}", path)
     for required in ("provider", "initial", "stop"):
         if required not in data:
-            raise ValueError(f"{path} lacks the '{required}' section")
-    return SurfaceHoppingConfig(
-        provider=dict(data["provider"]),
-        initial=dict(data["initial"]),
-        dynamics=_build(DynamicsOptions, "dynamics", data.get("dynamics")),
-        stop=_build(StopCriteria, "stop", data["stop"]),
-        run=_build(RunSettings, "run", data.get("run")),
-        base_dir=path.parent,
-        text=text,
-    )
+            raise ConfigError(f"lacks the '{required}' section", path)
+    try:
+        if not isinstance(data["provider"], dict):
+            raise ConfigError(f"'provider' must be a mapping, got {data['provider']!r}")
+        return SurfaceHoppingConfig(
+            provider=dict(data["provider"]),
+            initial=_check_initial(data["initial"]),
+            dynamics=_build(DynamicsOptions, "dynamics", data.get("dynamics")),
+            stop=_build(StopCriteria, "stop", data["stop"]),
+            run=_build(RunSettings, "run", data.get("run")),
+            base_dir=path.parent,
+            text=text,
+            source=str(path),
+        )
+    except ValueError as error:
+        raise ConfigError(str(error), path) from None

@@ -117,7 +117,8 @@ def excite(
 ) -> InitialConditions:
     """Start every trajectory in ``state``, or in the lowest state k ≥ 1 whose vertical
     excitation E_k − E_0 (eV) lies in ``energy_window``; trajectories with no such state
-    are dropped (their traj_id is not reused). Exactly one of the two must be given."""
+    are dropped (their traj_id is not reused); a window that selects no trajectory is a
+    ``ValueError`` naming the range of excitations. Exactly one of the two must be given."""
     if (state is None) == (energy_window is None):
         raise ValueError("give exactly one of state= or energy_window=")
     if state is not None:
@@ -141,6 +142,16 @@ def excite(
     gap = energies[:, 1:] - energies[:, :1]
     inside = (gap >= lo) & (gap <= hi)
     keep = inside.any(dim=1)
+    if not bool(keep.any()):
+        span = (
+            f"span {float(gap.min()):.3f} to {float(gap.max()):.3f} eV"
+            if gap.numel()
+            else "do not exist (one state)"
+        )
+        raise ValueError(
+            f"energy window [{lo:g}, {hi:g}] eV selects no state: the vertical excitations "
+            f"E_k - E_0 of the {len(gap)} geometries {span}"
+        )
     first = torch.argmax(inside.to(torch.int8), dim=1) + 1
     chosen = initial.select(keep)
     chosen.active = first[keep]

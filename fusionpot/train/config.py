@@ -51,6 +51,9 @@ from typing import Any
 
 import yaml
 
+from fusionpot._fields import check_fields
+from fusionpot.errors import ConfigError
+
 __all__ = ["DataConfig", "OptimConfig", "TrainConfig", "load_config"]
 
 
@@ -157,12 +160,25 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any], base_dir: str | Path | None = None) -> TrainConfig:
-        """Parse a YAML-shaped dict; relative data paths are taken from ``base_dir``."""
+        """Parse a YAML-shaped dict; relative data paths are taken from ``base_dir``.
+
+        Every value is checked by the type of its field (numbers written as ``1e-3``
+        are accepted), ``model`` fields by the architecture's config class; a wrong one
+        raises :class:`~fusionpot.errors.ConfigError` naming the key."""
         if not isinstance(raw, dict):
-            raise ValueError(f"a training config is a mapping, got {type(raw).__name__}")
+            raise ConfigError(f"a training config is a mapping, got {type(raw).__name__}")
         _check_keys(raw, cls, "the config")
+        for section in ("data", "training", "model"):
+            if not isinstance(raw.get(section) or {}, dict):
+                raise ConfigError(f"{section} must be a mapping, got {raw[section]!r}")
         data = dict(raw.get("data") or {})
         _check_keys(data, DataConfig, "data")
+        data = {
+            k: v
+            if v is None and k in ("valid", "test")
+            else check_fields(DataConfig, {k: v}, "data")[k]
+            for k, v in data.items()
+        }
         if base_dir is not None:
             for name in ("train", "valid", "test"):
                 if data.get(name) is not None:
@@ -170,15 +186,17 @@ class TrainConfig:
                     data[name] = [str(Path(base_dir) / p) for p in paths]
         training = dict(raw.get("training") or {})
         _check_keys(training, OptimConfig, "training")
-        run_dir = raw.get("run_dir")
+        training = check_fields(OptimConfig, training, "training")
+        top = check_fields(cls, {k: raw[k] for k in ("seed", "device", "run_dir") if k in raw}, "")
+        run_dir = top.get("run_dir")
         if run_dir is not None and base_dir is not None:
             run_dir = str(Path(base_dir) / run_dir)
         return cls(
             data=DataConfig(**data),
-            model=dict(raw.get("model") or {}),
+            model=_check_model(dict(raw.get("model") or {})),
             training=OptimConfig(**training),
-            seed=int(raw.get("seed", 0)),
-            device=str(raw.get("device", "auto")),
+            seed=top.get("seed", 0),
+            device=top.get("device", "auto"),
             run_dir=run_dir,
         )
 
@@ -207,18 +225,48 @@ def _check_keys(raw: dict[str, Any], cls: type, where: str) -> None:
     known = {f.name for f in dataclasses.fields(cls)}
     unknown = sorted(set(raw) - known)
     if unknown:
-        raise ValueError(f"unknown keys {unknown} in {where}; known: {sorted(known)}")
+        raise ConfigError(f"unknown keys {unknown} in {where}; known: {sorted(known)}")
+
+
+#: model fields the training config may leave null (taken from the training set)
+_FROM_DATA = ("elements", "n_states", "avg_num_neighbors")
+
+
+def _check_model(model: dict[str, Any]) -> dict[str, Any]:
+    """``model`` with each field checked by the type it has in the architecture's config
+    class (or, for a field of the other architecture only, in that one's)."""
+    from fusionpot.models.build import ARCHITECTURES
+
+    arch = model.get("arch", "fusion-mace")
+    if arch not in ARCHITECTURES:
+        raise ConfigError(f"model.arch must be one of {sorted(ARCHITECTURES)}, got {arch!r}")
+    classes = [ARCHITECTURES[arch][0]] + [c for c, _ in ARCHITECTURES.values()]
+    out = dict(model)
+    for key, value in model.items():
+        if key == "arch" or (value is None and key in _FROM_DATA):
+            continue
+        owner = next((c for c in classes if key in {f.name for f in dataclasses.fields(c)}), None)
+        if owner is not None:
+            out[key] = check_fields(owner, {key: value}, "model")[key]
+    return out
 
 
 def load_config(path: str | Path) -> TrainConfig:
     """Read a YAML training config; data paths and run_dir are relative to its folder.
 
-    ``run_dir`` defaults to ``<stem>_run`` beside the YAML file.
+    ``run_dir`` defaults to ``<stem>_run`` beside the YAML file. A wrong value raises
+    :class:`~fusionpot.errors.ConfigError` naming the file and the key.
     """
     path = Path(path)
     with open(path) as fh:
-        raw = yaml.safe_load(fh) or {}
-    config = TrainConfig.from_dict(raw, base_dir=path.parent)
+        try:
+            raw = yaml.safe_load(fh) or {}
+        except yaml.YAMLError as error:
+            raise ConfigError(f"not valid YAML: {error}", path) from None
+    try:
+        config = TrainConfig.from_dict(raw, base_dir=path.parent)
+    except ValueError as error:
+        raise ConfigError(str(error), path) from None
     if config.run_dir is None:
         config = config.replace(run_dir=str(path.parent / f"{path.stem}_run"))
     return config
