@@ -160,3 +160,66 @@ def test_namd_energy_window_selecting_no_state_names_the_window(
     line = one_line_error(capsys, "namd")
     assert f"{config}: initial.wigner: energy window [10, 20] eV selects no state" in line
     assert "span 3.000 to 3.000 eV" in line
+
+
+# -- label keys that name no label, states with no labels -----------------------------
+
+
+def labelled_water(path: Path, keys: tuple[str, ...] = ("s0", "s1"), n: int = 4) -> Path:
+    import ase
+    import ase.io
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    frames = []
+    for _ in range(n):
+        atoms = ase.Atoms("OH2", positions=[[0, 0, 0], [0, 0.76, 0.59], [0, -0.76, 0.59]])
+        atoms.positions += 0.02 * rng.standard_normal((3, 3))
+        for key in keys:
+            atoms.info[f"energy_{key}"] = float(rng.normal())
+            atoms.arrays[f"forces_{key}"] = rng.normal(size=(3, 3))
+        frames.append(atoms)
+    ase.io.write(path, frames, format="extxyz")
+    return path
+
+
+def test_train_energy_key_naming_no_label_is_an_error(tmp_path: Path, capsys) -> None:
+    labelled_water(tmp_path / "frames.extxyz")
+    config = tmp_path / "c.yaml"
+    config.write_text(
+        "data: {train: frames.extxyz, energy_keys: [energy_s0, energy_S2],"
+        " forces_keys: [forces_s0, forces_s1]}\n"
+    )
+    assert main(["train", str(config)]) == 2
+    line = one_line_error(capsys, "train")
+    assert "label key energy_S2 names no label in any frame of" in line
+    assert "frames.extxyz" in line and "energy_s1" in line  # the keys the frames do have
+
+
+def test_a_state_with_no_labels_is_an_error(tmp_path: Path, capsys) -> None:
+    labelled_water(tmp_path / "frames.extxyz", keys=("s0", "s2"))  # S1 never labelled
+    config = tmp_path / "c.yaml"
+    config.write_text("data: {train: frames.extxyz}\n")
+    assert main(["train", str(config)]) == 2
+    line = one_line_error(capsys, "train")
+    assert "state 1 has no labels: no frame of" in line and "energy_s1 or forces_s1" in line
+
+
+def test_eval_energy_key_naming_no_label_is_an_error(tmp_path: Path, capsys) -> None:
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent / "data"))
+    try:
+        from make_tiny_model import tiny_model
+    finally:
+        sys.path.pop(0)
+    from fusionpot.models import save_model
+
+    save_model(tiny_model(), tmp_path / "model.pth")
+    data = labelled_water(tmp_path / "frames.extxyz")
+    argv = ["eval", str(tmp_path / "model.pth"), str(data), "--no-progress", "--device", "cpu"]
+    keys = ["--energy-keys", "energy_s0", "energy_S2", "--forces-keys", "forces_s0", "forces_s1"]
+    assert main([*argv, *keys]) == 2
+    line = one_line_error(capsys, "eval")
+    assert "label key energy_S2 names no label in any frame of" in line and str(data) in line
+    assert main(argv) == 0  # the detected keys evaluate

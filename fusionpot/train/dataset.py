@@ -20,6 +20,7 @@ import torch
 from ase.data import atomic_numbers, chemical_symbols
 
 from fusionpot.data import atoms_to_graph
+from fusionpot.errors import DataError
 
 __all__ = [
     "Batch",
@@ -182,7 +183,11 @@ def read_files(
     forces_keys: Sequence[str] | None = None,
 ) -> tuple[LabelledFrames, tuple[str, ...], tuple[str, ...]]:
     """Frames of several files in order, and the label keys used (detected over all
-    frames with :func:`detect_keys` when not given)."""
+    frames with :func:`detect_keys` when not given).
+
+    A key that names no label in any frame of the files (a misspelt ``energy_S2``), and a
+    state with no label at all, raise :class:`~fusionpot.errors.DataError` naming the
+    key and the files: a state is never trained or evaluated on nothing."""
     if not paths:
         raise ValueError("no data files given")
     per_file = [read_atoms(path) for path in paths]
@@ -192,7 +197,49 @@ def read_files(
         read_frames(frames, energy_keys, forces_keys, name=str(path))
         for path, frames in zip(paths, per_file, strict=True)
     ]
-    return LabelledFrames.concatenate(parts), tuple(energy_keys), tuple(forces_keys)
+    data = LabelledFrames.concatenate(parts)
+    _check_every_key_labels(data, energy_keys, forces_keys, [str(p) for p in paths], per_file)
+    return data, tuple(energy_keys), tuple(forces_keys)
+
+
+def _check_every_key_labels(
+    data: LabelledFrames,
+    energy_keys: Sequence[str],
+    forces_keys: Sequence[str],
+    paths: list[str],
+    per_file: list[list[ase.Atoms]],
+) -> None:
+    """DataError for a state with no label, or a key found in no frame of ``paths``."""
+    files = ", ".join(paths)
+    missing = [
+        key
+        for s, (e_key, f_key) in enumerate(zip(energy_keys, forces_keys, strict=True))
+        for key, mask in ((e_key, data.energy_mask), (f_key, data.forces_mask))
+        if not mask[:, s].any()
+    ]
+    for s, (e_key, f_key) in enumerate(zip(energy_keys, forces_keys, strict=True)):
+        if e_key in missing and f_key in missing:
+            raise DataError(
+                f"state {s} has no labels: no frame of {files} has {e_key} or {f_key} "
+                f"(labels found: {_found_keys(per_file)})"
+            )
+    if missing:
+        raise DataError(
+            f"label key {', '.join(missing)} names no label in any frame of {files} "
+            f"(labels found: {_found_keys(per_file)})"
+        )
+
+
+def _found_keys(per_file: list[list[ase.Atoms]]) -> str:
+    """The energy-like and forces-like keys of the frames, for error messages."""
+    keys: set[str] = set()
+    for frames in per_file:
+        for atoms in frames:
+            keys |= {k for k, v in atoms.info.items() if isinstance(v, float | np.floating)}
+            keys |= set(atoms.arrays) - {"numbers", "positions"}
+            if atoms.calc is not None:
+                keys |= set(atoms.calc.results)
+    return ", ".join(sorted(keys)) or "none"
 
 
 def read_frames(
