@@ -223,3 +223,39 @@ def test_eval_energy_key_naming_no_label_is_an_error(tmp_path: Path, capsys) -> 
     line = one_line_error(capsys, "eval")
     assert "label key energy_S2 names no label in any frame of" in line and str(data) in line
     assert main(argv) == 0  # the detected keys evaluate
+
+
+# -- resume with an edited config ------------------------------------------------------
+
+
+def test_resume_refuses_an_edited_config_naming_the_fields(tmp_path: Path, capsys) -> None:
+    import ase.io
+    import yaml
+
+    from fusionpot.testing import two_state_frames
+
+    ase.io.write(tmp_path / "frames.extxyz", two_state_frames(8, seed=1))
+    raw = {
+        "data": {"train": "frames.extxyz", "valid_fraction": 0.25, "test_fraction": 0.0},
+        "model": {"channels": 4, "l_max": 1, "n_layers": 1, "r_max": 4.0, "radial_mlp": [8]},
+        "training": {"epochs": 1, "batch_size": 4, "lr": 0.01},
+        "device": "cpu",
+    }
+    config = tmp_path / "c.yaml"
+    config.write_text(yaml.safe_dump(raw))
+    run = ["train", str(config), "--no-progress", "--run-dir", str(tmp_path / "run")]
+    assert main(run) == 0
+    capsys.readouterr()
+    edited = {**raw, "training": {**raw["training"], "lr": "1e-3", "batch_size": 2}}
+    config.write_text(yaml.safe_dump(edited))
+    assert main([*run, "--resume"]) == 2
+    line = one_line_error(capsys, "train")
+    assert "was written with another config; changed:" in line
+    assert "training.batch_size: 4 -> 2" in line and "training.lr: 0.01 -> 0.001" in line
+    assert main([*run, "--resume", "--arch", "mace"]) == 2
+    assert "model.arch: None -> 'mace'" in one_line_error(capsys, "train")
+    # what is safe to change: more epochs
+    config.write_text(yaml.safe_dump(raw))
+    assert main([*run, "--resume", "--epochs", "2"]) == 0
+    recorded = yaml.safe_load((tmp_path / "run" / "config.yaml").read_text())
+    assert recorded["training"]["epochs"] == 2 and recorded["training"]["lr"] == 0.01

@@ -8,6 +8,9 @@ every epoch, atomic), ``model.pth`` (best validation loss, EMA weights,
 A run continued with ``resume=True`` after a kill ends with the same weights as an
 uninterrupted one: the data order of epoch e is drawn from ``seed`` and e alone, and the
 checkpoint restores model, EMA, optimiser, schedule, early-stopping counter and RNGs.
+Resuming with an edited config is refused, naming the changed fields, unless only what
+is safe to change changed (:data:`RESUMABLE_CHANGES`: ``training.epochs``, ``device``,
+``run_dir``); the run's ``config.yaml`` then records the values that run.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ import yaml
 from tqdm import tqdm
 
 from fusionpot._io import atomic_write, atomic_write_text
+from fusionpot.errors import ConfigError
 from fusionpot.models import ARCHITECTURES, build_model, load_model, save_model
 from fusionpot.train.checkpoint import (
     get_rng_state,
@@ -147,6 +151,46 @@ def _new_model(config: TrainConfig, train: LabelledFrames, device: torch.device)
     return model
 
 
+#: config fields a resumed run may change (the rest must equal the checkpoint's)
+RESUMABLE_CHANGES = ("training.epochs", "device", "run_dir")
+
+
+def _resume_view(config: TrainConfig) -> dict[str, Any]:
+    """The config as flat ``{"section.key": value}`` with data paths made absolute, less
+    the fields a resume may change: what a checkpoint records and a resume compares."""
+    flat: dict[str, Any] = {}
+
+    def walk(prefix: str, value: Any) -> None:
+        if isinstance(value, dict) and (prefix in ("", "data", "training", "model")):
+            for key, item in value.items():
+                walk(f"{prefix}.{key}" if prefix else key, item)
+        else:
+            flat[prefix] = value
+
+    walk("", config.to_dict())
+    for name in ("data.train", "data.valid", "data.test"):
+        flat[name] = [os.path.abspath(p) for p in flat.get(name) or []]
+    for name in RESUMABLE_CHANGES:
+        flat.pop(name, None)
+    return flat
+
+
+def _check_resumable(recorded: dict[str, Any], config: TrainConfig, checkpoint: Path) -> None:
+    """ConfigError naming every field of ``config`` that differs from the checkpoint's."""
+    now = _resume_view(config)
+    changed = [
+        f"{key}: {recorded.get(key)!r} -> {now.get(key)!r}"
+        for key in sorted(set(recorded) | set(now))
+        if recorded.get(key) != now.get(key)
+    ]
+    if changed:
+        raise ConfigError(
+            f"{checkpoint} was written with another config; changed: {'; '.join(changed)}; "
+            "resume with the run's own config (a resume may change only "
+            f"{', '.join(RESUMABLE_CHANGES)}) or start a new run directory"
+        )
+
+
 def run_training(
     config: TrainConfig | dict[str, Any],
     run_dir: str | os.PathLike[str] | None = None,
@@ -175,6 +219,8 @@ def run_training(
     device = resolve_device(config.device)
     splits = load_splits(config)
     state = load_checkpoint(checkpoint_path) if resume else None
+    if state is not None and "config" in state:
+        _check_resumable(state["config"], config, checkpoint_path)
     if state is None:
         model = _new_model(config, splits.train, device)
     else:
@@ -221,6 +267,7 @@ def run_training(
                 "arch": model_config.arch,
                 "model_config": model_config.to_dict(),
                 "run": {"seed": config.seed, "n_train": len(splits.train)},
+                "config": _resume_view(config),
                 "trainer": trainer.state_dict(),
                 "rng": get_rng_state(),
             },
