@@ -16,6 +16,7 @@ True
 
 from __future__ import annotations
 
+import errno
 import os
 import secrets
 from collections.abc import Callable
@@ -31,13 +32,27 @@ def atomic_write(path: str | os.PathLike[str], write: Callable[[Path], object]) 
     """Call ``write(tmp)`` on a temporary file beside ``path``, fsync it, move it onto ``path``.
 
     The folder is created if missing; on any error the temporary file is removed and the
-    previous ``path`` (if any) is left untouched.
+    previous ``path`` (if any) is left untouched. A ``path`` that is a directory raises
+    ``IsADirectoryError``, a folder that cannot take the file the ``OSError`` of the
+    attempt; both name ``path`` (never the temporary name), before ``write`` runs.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # a fresh name, created by the writer itself, so the file gets the usual permissions
-    # (umask), not mkstemp's owner-only 0600
+    if path.is_dir():
+        raise IsADirectoryError(errno.EISDIR, "is a directory; give a file name", str(path))
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        reason = f"cannot make its folder ({error.strerror}: {error.filename})"
+        raise type(error)(error.errno, reason, str(path)) from None
+    # a fresh name, created here with the usual permissions (umask), not mkstemp's
+    # owner-only 0600
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    try:
+        with open(tmp, "xb"):
+            pass
+    except OSError as error:
+        reason = f"cannot write a file there ({error.strerror})"
+        raise type(error)(error.errno, reason, str(path)) from None
     try:
         write(tmp)
         with open(tmp, "rb") as fh:

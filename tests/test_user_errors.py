@@ -4,11 +4,14 @@ value, exit status 2, no traceback (``--debug`` shows it); bugs keep their trace
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 import pytest
 
 from fusionpot.cli import main
+
+sys.path.insert(0, str(Path(__file__).resolve().parent / "data"))  # make_tiny_model
 
 
 def one_line_error(capsys, command: str) -> str:
@@ -206,13 +209,8 @@ def test_a_state_with_no_labels_is_an_error(tmp_path: Path, capsys) -> None:
 
 
 def test_eval_energy_key_naming_no_label_is_an_error(tmp_path: Path, capsys) -> None:
-    import sys
+    from make_tiny_model import tiny_model
 
-    sys.path.insert(0, str(Path(__file__).resolve().parent / "data"))
-    try:
-        from make_tiny_model import tiny_model
-    finally:
-        sys.path.pop(0)
     from fusionpot.models import save_model
 
     save_model(tiny_model(), tmp_path / "model.pth")
@@ -259,3 +257,50 @@ def test_resume_refuses_an_edited_config_naming_the_fields(tmp_path: Path, capsy
     assert main([*run, "--resume", "--epochs", "2"]) == 0
     recorded = yaml.safe_load((tmp_path / "run" / "config.yaml").read_text())
     assert recorded["training"]["epochs"] == 2 and recorded["training"]["lr"] == 0.01
+
+
+# -- convert selecting nothing, export to a directory or an unwritable place ----------
+
+
+def test_convert_selecting_no_frame_is_an_error(tmp_path: Path, capsys) -> None:
+    import numpy as np
+
+    source = tmp_path / "water.npz"
+    coords = np.zeros((6, 3, 3)) + np.array([[0, 0, 0], [0, 0.76, 0.59], [0, -0.76, 0.59]])
+    np.savez(source, nuclear_charges=[8, 1, 1], coords=coords, energies=np.zeros(6), forces=coords)
+    output = tmp_path / "out.extxyz"
+    assert main(["convert", str(source), "-o", str(output), "--indices", "5:2"]) == 2
+    line = one_line_error(capsys, "convert")
+    assert f"{source}: no frame selected (indices 5:2); nothing written" in line
+    assert not output.exists()
+    assert main(["convert", str(source), "-o", str(output), "--indices", "2:5"]) == 0
+    assert "wrote 3 frames" in capsys.readouterr().out
+
+
+def test_export_to_a_directory_is_one_line(tmp_path: Path, capsys) -> None:
+    from make_tiny_model import tiny_model
+
+    from fusionpot.models import save_model
+
+    save_model(tiny_model(), tmp_path / "model.pth")
+    assert main(["export", str(tmp_path / "model.pth"), "-o", str(tmp_path)]) == 2
+    line = one_line_error(capsys, "export")
+    assert line.endswith(f"is a directory; give a file name: {tmp_path}")
+    assert not list(tmp_path.glob(".*.tmp"))
+
+
+def test_export_to_an_unwritable_place_is_one_line(tmp_path: Path, capsys) -> None:
+    from make_tiny_model import tiny_model
+
+    from fusionpot.models import save_model
+
+    save_model(tiny_model(), tmp_path / "model.pth")
+    blocker = tmp_path / "a_file"
+    blocker.write_text("")
+    target = blocker / "model.pt"  # a folder that is a file: no user can write there
+    assert main(["export", str(tmp_path / "model.pth"), "-o", str(target)]) == 2
+    line = one_line_error(capsys, "export")
+    assert line.endswith(f"cannot make its folder (File exists: {blocker}): {target}")
+    assert main(["export", str(tmp_path / "model.pth"), "-o", "/proc/model.pt"]) == 2
+    line = one_line_error(capsys, "export")
+    assert line.endswith("cannot write a file there (No such file or directory): /proc/model.pt")

@@ -19,6 +19,7 @@ from fusionpot.data.formats._common import Indices, select_indices, unit_factor
 from fusionpot.data.formats.pyrai2md import read_pyrai2md
 from fusionpot.data.formats.rmd17 import read_rmd17
 from fusionpot.data.formats.spainn import read_spainn
+from fusionpot.errors import UserError
 
 __all__ = [
     "READERS",
@@ -75,6 +76,16 @@ def write_extxyz(path: Path | str, frames: list[Atoms]) -> None:
     atomic_write(path, lambda tmp: write(tmp, frames, format="extxyz"))
 
 
+def _show(indices: Indices) -> str:
+    """``slice(5, 2)`` -> ``"5:2"``, ``[1, 3]`` -> ``"1,3"``, None -> ``"all"``."""
+    if indices is None:
+        return "all"
+    if isinstance(indices, slice):
+        parts = [indices.start, indices.stop] + ([indices.step] if indices.step else [])
+        return ":".join("" if p is None else str(p) for p in parts)
+    return ",".join(str(i) for i in indices)
+
+
 def convert(
     source: Path | str,
     output: Path | str,
@@ -88,5 +99,7 @@ def convert(
     indices selects frames; max_frames then keeps the first ``max_frames`` of them.
     """
     frames = read_dataset(source, format, indices, **options)[:max_frames]
+    if not frames:
+        raise UserError(f"{source}: no frame selected (indices {_show(indices)}); nothing written")
     write_extxyz(output, frames)
     return len(frames)
