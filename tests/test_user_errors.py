@@ -304,3 +304,25 @@ def test_export_to_an_unwritable_place_is_one_line(tmp_path: Path, capsys) -> No
     assert main(["export", str(tmp_path / "model.pth"), "-o", "/proc/model.pt"]) == 2
     line = one_line_error(capsys, "export")
     assert line.endswith("cannot write a file there (No such file or directory): /proc/model.pt")
+
+
+# -- label --help: every option has help text and shows its default -------------------
+
+
+def test_label_help_shows_every_default_and_help_text(capsys) -> None:
+    from fusionpot.cli import build_parser
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(["label", "--help"])
+    assert exit_info.value.code == 0
+    text = " ".join(capsys.readouterr().out.split())
+    assert "(default: mrsf)" in text and "minutes per frame" in text
+    for shown in ("(default: 3)", "(default: bhhlyp)", "(default: 6-31g)", "(default: 0)"):
+        assert shown in text
+    label = build_parser()._subparsers._group_actions[0].choices["label"]
+    for action in label._actions:
+        assert action.help, action.dest
+        stated = action.default in (None, False, [], argparse.SUPPRESS) or "default" in (
+            action.help.lower()
+        )
+        assert stated or f"(default: {action.default})" in text, action.dest

@@ -20,24 +20,64 @@ HELP = "Label geometries with ab initio energies and forces (OpenQP MRSF-TDDFT o
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("geometries", type=Path, help="input geometries (any ASE format, Å)")
-    parser.add_argument("-o", "--output", type=Path, required=True, help="output extxyz")
-    parser.add_argument("--method", choices=("mrsf", "xtb"), default="mrsf")
+    parser.add_argument(
+        "-o",
+        "--output",
+        type=Path,
+        required=True,
+        help="output extxyz (appended to: a rerun labels only the frames not in it)",
+    )
+    parser.add_argument(
+        "--method",
+        choices=("mrsf", "xtb"),
+        default="mrsf",
+        help="mrsf: OpenQP MRSF-TDDFT, S0..S{n-1} (minutes per frame of a small molecule); "
+        "xtb: tblite ground state only (seconds per frame)",
+    )
     parser.add_argument("--states", type=int, default=3, help="MRSF: states S0..S{n-1}")
-    parser.add_argument("--functional", default="bhhlyp", help="MRSF functional")
-    parser.add_argument("--basis", default="6-31g", help="MRSF basis set")
-    parser.add_argument("--xtb-method", choices=("GFN1-xTB", "GFN2-xTB"), default="GFN2-xTB")
-    parser.add_argument("--charge", type=int, default=0)
-    parser.add_argument("--threads", type=int, default=None, help="OMP_NUM_THREADS for the backend")
-    parser.add_argument("--energies-only", action="store_true", help="skip gradients")
+    parser.add_argument(
+        "--functional", default="bhhlyp", help="MRSF: exchange-correlation functional"
+    )
+    parser.add_argument("--basis", default="6-31g", help="MRSF: basis set")
+    parser.add_argument(
+        "--xtb-method",
+        choices=("GFN1-xTB", "GFN2-xTB"),
+        default="GFN2-xTB",
+        help="xtb: the tight-binding Hamiltonian",
+    )
+    parser.add_argument("--charge", type=int, default=0, help="total charge of the molecule")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="OMP_NUM_THREADS for the backend (default: the environment's)",
+    )
+    parser.add_argument(
+        "--energies-only", action="store_true", help="skip gradients (no forces labels)"
+    )
     parser.add_argument(
         "--reuse-orbitals",
         action="store_true",
         help="start each SCF from the orbitals of the nearest finished frame (OpenQP 1.2.1: "
         "measured no saving, see fusionpot.labels.runner)",
     )
-    parser.add_argument("--retry-failed", action="store_true", help="retry frames that failed")
-    parser.add_argument("--max-frames", type=int, default=None, help="stop after N new labels")
-    parser.add_argument("--failures", type=Path, default=None, help="failure log (JSON lines)")
+    parser.add_argument(
+        "--retry-failed",
+        action="store_true",
+        help="retry frames that failed (by default they are skipped)",
+    )
+    parser.add_argument(
+        "--max-frames",
+        type=int,
+        default=None,
+        help="stop after N new labels (default: label every frame)",
+    )
+    parser.add_argument(
+        "--failures",
+        type=Path,
+        default=None,
+        help="failure log, JSON lines (default: OUTPUT.failed.jsonl)",
+    )
     parser.add_argument(
         "--known",
         type=Path,
@@ -45,9 +85,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=[],
         metavar="FILE",
         help="extxyz labelled elsewhere (repeatable, read in place): frames with its frame_ids "
-        "are skipped",
+        "are skipped (default: none)",
     )
-    parser.add_argument("--no-progress", action="store_true")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
 def make_labeller(args: argparse.Namespace) -> Labeller:
