@@ -326,3 +326,28 @@ def test_label_help_shows_every_default_and_help_text(capsys) -> None:
             action.help.lower()
         )
         assert stated or f"(default: {action.default})" in text, action.dest
+
+
+# -- assert_equivariant: tolerances follow the dtype ----------------------------------
+
+
+def test_assert_equivariant_passes_the_readme_float32_block() -> None:
+    import torch
+
+    from fusionpot.fusion import FusionBlock
+    from fusionpot.testing import assert_equivariant, default_atol, equivariance_errors
+
+    block = FusionBlock(
+        "((A, A), (A, h)) -> 0e + 1o + 2e",
+        {"A": "0e+1o+2e+3o", "h": "0e+1o"},
+        n_channels=32,
+        weights="vertex",
+        n_elements=2,
+    )  # float32, as the README builds it
+    assert next(iter(block.buffers())).dtype == torch.float32
+    assert max(equivariance_errors(block).values()) > 1e-10  # the old fixed tolerance failed
+    assert_equivariant(block)
+    assert default_atol(torch.float32) == pytest.approx(1.19e-5, rel=0.01)
+    assert default_atol(torch.float64) == 1e-10
+    with pytest.raises(AssertionError, match=r"\(relative\) > 1e-12"):
+        assert_equivariant(block, atol=1e-12)  # an explicit tolerance still applies
