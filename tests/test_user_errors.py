@@ -107,6 +107,10 @@ stop: {max_time: 10.0}
         ("initial: {tully: {momentum: 20.0, n_traj: 4}}\nrun: {seed: one}", "run.seed must be"),
         ("initial: {wigner: {geometry: m.xyz, n_traj: 4, energy_window: [5, 4]}}", "lo < hi"),
         ("initial: {tully: {momentum: 20.0, n_traj: 4}}\nstop: {max_time: soon}", "max_time"),
+        (
+            "initial: {tully: {momentum: 20.0, n_traj: 4}}\nprovider: {factory: 'no_such:thing'}",
+            "provider.factory 'no_such:thing' cannot be imported: No module named 'no_such'",
+        ),
     ],
 )
 def test_namd_config_values_are_checked_at_load(
@@ -116,6 +120,8 @@ def test_namd_config_values_are_checked_at_load(
     text = NAMD_BASE + body + "\n"
     if "stop:" in body:
         text = text.replace("stop: {max_time: 10.0}\n", "")
+    if "provider:" in body:
+        text = text[text.index("\n") + 1 :]
     config.write_text(text)
     assert main(["namd", str(config)]) == 2
     line = one_line_error(capsys, "namd")

@@ -148,9 +148,16 @@ class SurfaceHoppingConfig:
         """Import ``provider.factory`` ("module:callable") and call it with ``kwargs``."""
         spec = self.provider.get("factory")
         if not isinstance(spec, str) or ":" not in spec:
-            raise ValueError(f"provider.factory must be 'module:callable', got {spec!r}")
+            raise ConfigError(
+                f"provider.factory must be 'module:callable', got {spec!r}", self.source or None
+            )
         module_name, attr = spec.split(":", 1)
-        factory = getattr(importlib.import_module(module_name), attr)
+        try:
+            factory = getattr(importlib.import_module(module_name), attr)
+        except (ImportError, AttributeError) as error:
+            raise ConfigError(
+                f"provider.factory {spec!r} cannot be imported: {error}", self.source or None
+            ) from None
         provider = factory(**self.provider.get("kwargs", {}))
         if not isinstance(provider, Provider):
             raise TypeError(f"{spec} returned {type(provider).__name__}, not a Provider")
