@@ -135,3 +135,16 @@ def two_state_frames(n_frames: int, seed: int = 0) -> list[ase.Atoms]:
         atoms.calc = None
         frames.append(atoms)
     return frames
+
+
+def small_triclinic_cell() -> ase.Atoms:
+    """Four atoms (C, O, H, C) in a triclinic ~3 Å cell, rattled (seeded): with a cutoff
+    above 3 Å every atom sees images of itself. For calculator and LAMMPS tests."""
+    atoms = ase.Atoms(
+        ["C", "O", "H", "C"],
+        scaled_positions=[[0, 0, 0], [0.5, 0.5, 0], [0.5, 0, 0.5], [0.02, 0.5, 0.47]],
+        cell=[[2.9, 0.1, 0.2], [0.0, 3.1, -0.1], [0.3, 0.0, 3.3]],
+        pbc=True,
+    )
+    atoms.rattle(0.05, seed=2)
+    return atoms

@@ -28,6 +28,7 @@ from ase.optimize import BFGS
 from ase.vibrations import Vibrations
 
 from fusionpot import FusionCalculator
+from fusionpot.testing import small_triclinic_cell
 
 sys.path.insert(0, str(Path(__file__).parent / "data"))
 from make_tiny_model import tiny_model
@@ -43,15 +44,7 @@ def ethanol() -> ase.Atoms:
 
 
 def crystal() -> ase.Atoms:
-    """Four atoms in a triclinic ~3 Å cell: every atom sees images of itself."""
-    atoms = ase.Atoms(
-        ["C", "O", "H", "C"],
-        scaled_positions=[[0, 0, 0], [0.5, 0.5, 0], [0.5, 0, 0.5], [0.02, 0.5, 0.47]],
-        cell=[[2.9, 0.1, 0.2], [0.0, 3.1, -0.1], [0.3, 0.0, 3.3]],
-        pbc=True,
-    )
-    atoms.rattle(0.05, seed=2)
-    return atoms
+    return small_triclinic_cell()
 
 
 def properties_of(atoms: ase.Atoms) -> list[str]:

@@ -23,6 +23,7 @@ from ase.md.verlet import VelocityVerlet
 from fusionpot import FusionCalculator
 from fusionpot.export import FORMAT_VERSION, METADATA_FILE, export_model
 from fusionpot.models import save_model
+from fusionpot.testing import small_triclinic_cell
 
 sys.path.insert(0, str(Path(__file__).parent / "data"))
 from make_tiny_model import tiny_model
@@ -46,14 +47,7 @@ def calc(files):
 
 
 def crystal() -> ase.Atoms:
-    atoms = ase.Atoms(
-        ["C", "O", "H", "C"],
-        scaled_positions=[[0, 0, 0], [0.5, 0.5, 0], [0.5, 0, 0.5], [0.02, 0.5, 0.47]],
-        cell=[[2.9, 0.1, 0.2], [0.0, 3.1, -0.1], [0.3, 0.0, 3.3]],
-        pbc=True,
-    )
-    atoms.rattle(0.05, seed=2)
-    return atoms
+    return small_triclinic_cell()
 
 
 def ethanol() -> ase.Atoms:
