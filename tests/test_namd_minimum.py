@@ -8,8 +8,9 @@ import ase
 import numpy as np
 import pytest
 import torch
+from ase.optimize import BFGS
 
-from fusionpot.namd import ModuleProvider, find_minimum, normal_modes
+from fusionpot.namd import ModuleProvider, ProviderCalculator, find_minimum, normal_modes
 
 
 def bent_triatomic(positions: torch.Tensor, numbers: torch.Tensor) -> torch.Tensor:
@@ -29,10 +30,6 @@ def test_a_linear_start_relaxes_past_its_saddle_to_the_bent_minimum():
     masses = torch.tensor(linear.get_masses(), dtype=torch.float64)
     with pytest.raises(ValueError, match="not a minimum"):  # BFGS alone stays on the line
         stuck = linear.copy()
-        from ase.optimize import BFGS
-
-        from fusionpot.namd import ProviderCalculator
-
         stuck.calc = ProviderCalculator(provider)
         BFGS(stuck, logfile=None).run(fmax=1e-4)
         normal_modes(provider, torch.tensor(stuck.positions), numbers, masses)

@@ -5,13 +5,12 @@ along it and a new relaxation."""
 from __future__ import annotations
 
 import ase
-import numpy as np
 import torch
 from ase.calculators.calculator import Calculator, all_changes
 from ase.optimize import BFGS
 
 from fusionpot.namd.providers import Provider
-from fusionpot.namd.sampling import normal_modes
+from fusionpot.namd.sampling import harmonic_analysis
 
 __all__ = ["ProviderCalculator", "find_minimum"]
 
@@ -52,44 +51,22 @@ def find_minimum(
     step: float = 0.05,
 ) -> ase.Atoms:
     """Relax ``start`` on ``state`` to max |F| < ``fmax`` eV/Å until every normal mode is
-    real (:func:`~fusionpot.namd.sampling.normal_modes`); each time a mode is imaginary,
+    real (:func:`~fusionpot.namd.sampling.harmonic_analysis`, one Hessian per
+    relaxation); each time a mode is imaginary,
     move ``step`` Å (norm of the mass-weighted displacement, converted to Cartesian) along
     the softest mode and relax again, at most ``max_restarts`` times (then ``ValueError``).
     Returns a new ``Atoms`` (numbers and positions only)."""
     atoms = ase.Atoms(start.numbers, start.positions)
     masses = torch.tensor(atoms.get_masses(), dtype=torch.float64)
     numbers = torch.tensor(atoms.numbers)
+    inv_sqrt_m = (masses**-0.5)[:, None].numpy()
     for _ in range(max_restarts + 1):
         atoms.calc = ProviderCalculator(provider, state)
         BFGS(atoms, logfile=None).run(fmax=fmax, steps=5000)
         positions = torch.tensor(atoms.positions, dtype=torch.float64)
-        try:
-            normal_modes(provider, positions, numbers, masses, state)
+        omega2, modes = harmonic_analysis(provider, positions, numbers, masses, state)
+        if bool((omega2 >= 0).all()):
             return ase.Atoms(atoms.numbers, atoms.positions)
-        except ValueError:
-            softest = _softest_mode(provider, positions, numbers, masses, state)
-            atoms = ase.Atoms(atoms.numbers, atoms.positions + step * softest)
+        softest = modes[0].numpy() * inv_sqrt_m  # Cartesian, unit mass-weighted norm
+        atoms = ase.Atoms(atoms.numbers, atoms.positions + step * softest)
     raise ValueError(f"no minimum of state {state} after {max_restarts} restarts from saddles")
-
-
-def _softest_mode(
-    provider: Provider,
-    positions: torch.Tensor,
-    numbers: torch.Tensor,
-    masses: torch.Tensor,
-    state: int,
-) -> np.ndarray:
-    """Cartesian direction [n_atoms, 3] (unit mass-weighted norm) of the lowest-ω² mode,
-    translations and rotations excluded."""
-    n_atoms = positions.shape[0]
-
-    def energy(x: torch.Tensor) -> torch.Tensor:
-        return provider.energies(x.view(1, n_atoms, 3), numbers)[0, state]
-
-    hessian = torch.autograd.functional.hessian(energy, positions.reshape(-1))
-    inv_sqrt_m = masses.repeat_interleave(3) ** -0.5
-    weighted = hessian * inv_sqrt_m[:, None] * inv_sqrt_m[None, :]
-    eigenvalues, vectors = torch.linalg.eigh(0.5 * (weighted + weighted.T))
-    internal = torch.argsort(eigenvalues.abs())[6:]
-    lowest = internal[torch.argmin(eigenvalues[internal])]
-    return (vectors[:, lowest] * inv_sqrt_m).reshape(n_atoms, 3).numpy()

@@ -17,6 +17,7 @@ from typing import Protocol, runtime_checkable
 import ase
 import torch
 
+from fusionpot.active.spread import committee_spread
 from fusionpot.data import atoms_to_graph, keys
 from fusionpot.export import load_potential
 from fusionpot.models.config import DTYPES
@@ -229,8 +230,6 @@ class CommitteeProvider:
     def compute(
         self, positions: torch.Tensor, numbers: torch.Tensor, *, nac: bool = False
     ) -> ProviderResult:
-        from fusionpot.active.spread import committee_spread
-
         if nac:
             raise ValueError("nac=True but a committee of exported models has no couplings")
         results = [m.compute(positions, numbers) for m in self.members]

@@ -14,10 +14,16 @@ from fusionpot.namd.providers import Provider
 from fusionpot.namd.units import ACCEL_ANG_FS2, HBAR_EV_FS
 from fusionpot.sampling.wigner import wigner_widths
 
-__all__ = ["excite", "normal_modes", "read_initial_conditions", "wigner_sample"]
+__all__ = [
+    "excite",
+    "harmonic_analysis",
+    "normal_modes",
+    "read_initial_conditions",
+    "wigner_sample",
+]
 
 
-def normal_modes(
+def harmonic_analysis(
     provider: Provider,
     positions: torch.Tensor,
     numbers: torch.Tensor,
@@ -25,17 +31,16 @@ def normal_modes(
     state: int = 0,
     n_zero: int | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Harmonic frequencies and mass-weighted modes of ``state`` at a minimum.
+    """ω² and mass-weighted modes of ``state`` at ``positions``, stationary or not.
 
     The Hessian K_ij = ∂²E/∂x_i∂x_j (eV/Å²) comes from autograd of the provider's
     energies; eigenpairs of K_ij/√(m_i m_j) give ω_k² (converted to 1/fs²) and the
     orthonormal mass-weighted modes L_k. The ``n_zero`` modes of smallest |ω²|
     (default 6, or 5 for a linear molecule, 3 for one atom) are dropped as
-    translations and rotations.
+    translations and rotations; the rest come in ascending ω² (negative: imaginary).
 
-    positions: [n_atoms, 3] Å; masses: [n_atoms] amu. Returns ω [n_modes] rad/fs and
+    positions: [n_atoms, 3] Å; masses: [n_atoms] amu. Returns ω² [n_modes] 1/fs² and
     L [n_modes, n_atoms, 3] (dimensionless, orthonormal over all 3·n_atoms components).
-    Raises ValueError if a kept mode is imaginary (not a minimum).
     """
     n_atoms = positions.shape[0]
     flat = positions.detach().reshape(-1)
@@ -53,11 +58,26 @@ def normal_modes(
         n_zero = 3 if n_atoms == 1 else (5 if linear else 6)
     keep = torch.argsort(eigenvalues.abs())[n_zero:]
     keep = keep[torch.argsort(eigenvalues[keep])]
-    omega2 = eigenvalues[keep] * ACCEL_ANG_FS2  # 1/fs²
+    return eigenvalues[keep] * ACCEL_ANG_FS2, vectors[:, keep].T.reshape(-1, n_atoms, 3)
+
+
+def normal_modes(
+    provider: Provider,
+    positions: torch.Tensor,
+    numbers: torch.Tensor,
+    masses: torch.Tensor,
+    state: int = 0,
+    n_zero: int | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Harmonic frequencies ω [n_modes] rad/fs and mass-weighted modes L [n_modes,
+    n_atoms, 3] of ``state`` at a minimum (see :func:`harmonic_analysis`).
+
+    Raises ValueError if a kept mode is imaginary (not a minimum).
+    """
+    omega2, modes = harmonic_analysis(provider, positions, numbers, masses, state, n_zero)
     if bool((omega2 < 0).any()):
         worst = float(omega2.min())
         raise ValueError(f"geometry is not a minimum of state {state}: ω² = {worst:.3g} fs⁻²")
-    modes = vectors[:, keep].T.reshape(-1, n_atoms, 3)
     return torch.sqrt(omega2), modes
 
 
