@@ -36,14 +36,12 @@ import ase.io
 import h5py
 import numpy as np
 import yaml
+from stilbene_common import NEAR_SEAM_EV, TORSION, held_out_errors, xtb_minima
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
 COMMITTEE = HERE / "committee"
 SELECTED = HERE / "pool" / "selected.extxyz"
-SEED_SET = REPO.parent / "shared/data/stilbene_mrsf_seed/stilbene_mrsf_seed.extxyz"
-TORSION = (8, 0, 1, 2)  # central C=C dihedral (stilbene_products.yaml)
-NEAR_SEAM_EV = 0.5
 
 
 def fusionpot(*args: str) -> None:
@@ -76,15 +74,11 @@ def step_train(round_dir: Path, n_members: int) -> None:
 def step_minima(round_dir: Path) -> None:
     from fusionpot.namd import CommitteeProvider, find_minimum
 
-    seed = ase.io.read(SEED_SET, index=":")
-    assert isinstance(seed, list)
-    minima = [a for a in seed if a.info.get("subset") == "minimum_xtb"]
     provider = CommitteeProvider([str(p) for p in members(round_dir)])
-    for name, target in (("cis", 0.0), ("trans", 180.0)):
+    for name, start in xtb_minima().items():
         out = round_dir / f"{name}_minimum.xyz"
         if out.exists():
             continue
-        start = min(minima, key=lambda a: abs(abs(a.get_dihedral(*TORSION) - 180) - 180 + target))
         atoms = find_minimum(provider, start)
         torsion = atoms.get_dihedral(*TORSION)
         comment = f"{name} S0 minimum of the round's committee mean (all modes real)"
@@ -156,36 +150,14 @@ def step_select(round_dir: Path, n_picks: int, round_number: int) -> None:
 
 
 def _test_errors(round_dir: Path) -> dict[str, float]:
-    """Mean over members of the test MAEs (energy meV/atom, forces meV/Å) per state, and
-    of the S1-S0 gap MAE (meV) on all test frames and on those whose MRSF gap is below
-    ``NEAR_SEAM_EV``."""
-    from fusionpot.active.select import committee_predictions
-
+    """Mean over members of their :func:`held_out_errors` on the round's test frames
+    (``gap`` is named ``gap_all`` here)."""
     test = ase.io.read(round_dir / "data" / "test.extxyz", index=":")
     assert isinstance(test, list)
-    energies, forces = committee_predictions(members(round_dir), test, progress=False)
-    n_states = energies.shape[2]
-    labels = np.array([[a.info[f"energy_s{s}"] for s in range(n_states)] for a in test])
-    label_forces = [np.stack([a.arrays[f"forces_s{s}"] for s in range(n_states)]) for a in test]
-    n_atoms = np.array([len(a) for a in test])
-    out: dict[str, float] = {}
-    for s in range(n_states):
-        e = np.abs(energies[:, :, s] - labels[None, :, s]) / n_atoms[None]  # [K, F]
-        f = np.mean(
-            [
-                np.abs(fk[:, s] - fl[None, s]).mean(axis=(1, 2))
-                for fk, fl in zip(forces, label_forces, strict=True)
-            ],
-            axis=0,
-        )  # [K]
-        out[f"E{s}"] = 1000 * float(e.mean())
-        out[f"F{s}"] = 1000 * float(f.mean())
-    gap_label = labels[:, 1] - labels[:, 0]
-    gap_error = np.abs(energies[:, :, 1] - energies[:, :, 0] - gap_label[None])  # [K, F]
-    near = gap_label < NEAR_SEAM_EV
-    out["gap_all"] = 1000 * float(gap_error.mean())
-    out["n_near"] = float(near.sum())
-    out["gap_near"] = 1000 * float(gap_error[:, near].mean()) if near.any() else float("nan")
+    per_member = [held_out_errors(path, test) for path in members(round_dir)]
+    out = {k: float(np.mean([m[k] for m in per_member])) for k in per_member[0]}
+    out["gap_all"] = out.pop("gap")
+    del out["n_frames"]  # the table counts frames itself
     return out
 
 

@@ -25,35 +25,26 @@ from pathlib import Path
 
 import ase
 import ase.io
-import numpy as np
 import torch
+from stilbene_common import TORSION, held_out_errors, xtb_minima
 
 from fusionpot import FusionCalculator
-from fusionpot.active.select import model_predictions
 from fusionpot.data import atoms_to_graph
 from fusionpot.export import export_model, load_eager, load_potential
 from fusionpot.models.config import DTYPES
 
 HERE = Path(__file__).resolve().parent
-REPO = HERE.parents[1]
-SEED_SET = REPO.parent / "shared/data/stilbene_mrsf_seed/stilbene_mrsf_seed.extxyz"
 DEMO = HERE / "stilbene_s012_demo.pt"
 DEMO_SPLIT = HERE / "stilbene_s012_demo_split.json"
 PRODUCTION = HERE / "stilbene_s012.pt"
-TORSION = (8, 0, 1, 2)
-NEAR_SEAM_EV = 0.5
 
 
 def relax_minima(model: Path) -> None:
     from fusionpot.namd import ExportedModelProvider, find_minimum
 
-    seed = ase.io.read(SEED_SET, index=":")
-    assert isinstance(seed, list)
-    minima = [a for a in seed if a.info.get("subset") == "minimum_xtb"]
     provider = ExportedModelProvider(model)
-    for name, target in (("cis", 0.0), ("trans", 180.0)):
+    for name, start in xtb_minima().items():
         out = HERE / f"stilbene_s012_{name}_minimum.xyz"
-        start = min(minima, key=lambda a: abs(abs(a.get_dihedral(*TORSION) - 180) - 180 + target))
         atoms = find_minimum(provider, start)
         atoms.calc = FusionCalculator(model, device="cpu", state=0)
         energy = atoms.get_potential_energy()
@@ -62,34 +53,6 @@ def relax_minima(model: Path) -> None:
         ase.io.write(tmp, ase.Atoms(atoms.numbers, atoms.positions), format="xyz", comment=comment)
         os.replace(tmp, out)
         print(f"{name}: torsion {atoms.get_dihedral(*TORSION):.1f}°")
-
-
-def errors(model: Path | str, frames: list[ase.Atoms]) -> dict[str, float]:
-    """Test MAEs of one model (energies meV/atom, forces meV/Å, gaps meV)."""
-    energies, forces = model_predictions(model, frames)
-    n_states = energies.shape[1]
-    labels = np.array([[a.info[f"energy_s{s}"] for s in range(n_states)] for a in frames])
-    n_atoms = np.array([len(a) for a in frames])
-    out: dict[str, float] = {"n_frames": float(len(frames))}
-    for s in range(n_states):
-        out[f"E{s}"] = 1000 * float(np.mean(np.abs(energies[:, s] - labels[:, s]) / n_atoms))
-        out[f"F{s}"] = 1000 * float(
-            np.mean(
-                np.concatenate(
-                    [
-                        np.abs(f[s] - a.arrays[f"forces_s{s}"]).ravel()
-                        for f, a in zip(forces, frames, strict=True)
-                    ]
-                )
-            )
-        )
-    gap = labels[:, 1] - labels[:, 0]
-    gap_error = np.abs(energies[:, 1] - energies[:, 0] - gap)
-    near = gap < NEAR_SEAM_EV
-    out["gap"] = 1000 * float(gap_error.mean())
-    out["n_near"] = float(near.sum())
-    out["gap_near"] = 1000 * float(gap_error[near].mean()) if near.any() else float("nan")
-    return out
 
 
 def call_time_ms(model: Path | str, molecule: ase.Atoms, n: int, repeats: int = 5) -> float:
@@ -123,13 +86,13 @@ def main() -> None:
         if a.info.get("data_source") != "seed" and a.info["frame_id"] not in demo_train
     ]
     results: dict[str, dict[str, float]] = {}
-    results["production (member 0)"] = errors(PRODUCTION, test)
+    results["production (member 0)"] = held_out_errors(PRODUCTION, test)
     for k, member in enumerate(members[1:], start=1):
-        results[f"member {k}"] = errors(member, test)
+        results[f"member {k}"] = held_out_errors(member, test)
     if args.mace_run is not None and (args.mace_run / "model.pth").exists():
-        results["stock MACE, same split"] = errors(args.mace_run / "model.pth", test)
-    results["production on demo-unseen"] = errors(PRODUCTION, unseen_by_demo)
-    results["demo on demo-unseen"] = errors(DEMO, unseen_by_demo)
+        results["stock MACE, same split"] = held_out_errors(args.mace_run / "model.pth", test)
+    results["production on demo-unseen"] = held_out_errors(PRODUCTION, unseen_by_demo)
+    results["demo on demo-unseen"] = held_out_errors(DEMO, unseen_by_demo)
     molecule = ase.io.read(HERE / "stilbene_s012_trans_minimum.xyz")
     assert isinstance(molecule, ase.Atoms)
     for name, model in (("production", PRODUCTION), ("demo", DEMO)):
