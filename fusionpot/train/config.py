@@ -37,9 +37,13 @@ Example, with every key and its default (only ``data.train`` is required)::
       energy_weight: 1.0     # loss weight of the energy per atom (eV²/atom²): a number or
                              #   one per state
       forces_weight: 10.0    # loss weight of the forces (eV²/Å²): a number or one per state
+      gap_weight: 0.0        # loss weight of the gaps between adjacent states (1/eV²); the
+                             #   gaps drive surface hopping: > 0 fits them directly
 
-The loss is ``Σ_s w_E,s · mean((ΔE_s / n_atoms)²) + w_F,s · mean(ΔF_s²)`` over the labels
-present (a missing label is masked out).
+The loss is ``Σ_s w_E,s · mean((ΔE_s / n_atoms)²) + w_F,s · mean(ΔF_s²)
++ w_gap · Σ_k mean((Δ(E_k - E_{k-1}))²)`` over the labels present (a missing label is
+masked out; a gap counts where both of its states are labelled; gaps are per frame, not
+per atom).
 """
 
 from __future__ import annotations
@@ -112,6 +116,7 @@ class OptimConfig:
     early_stopping_patience: int | None = None
     energy_weight: float | tuple[float, ...] = 1.0
     forces_weight: float | tuple[float, ...] = 10.0
+    gap_weight: float = 0.0
 
     def __post_init__(self) -> None:
         for name in ("energy_weight", "forces_weight"):
@@ -126,6 +131,8 @@ class OptimConfig:
                 "training.early_stopping_patience must be >= 1 (or null), "
                 f"got {self.early_stopping_patience}"
             )
+        if not self.gap_weight >= 0.0:
+            raise ValueError(f"training.gap_weight must be >= 0, got {self.gap_weight}")
         if not 0.0 <= self.ema_decay < 1.0:
             raise ValueError(f"training.ema_decay must be in [0, 1), got {self.ema_decay}")
         if self.scheduler not in ("plateau", "cosine", "none"):

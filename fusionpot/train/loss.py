@@ -18,7 +18,9 @@ class ErrorSums:
     """Per-state sums over labelled values: squared and absolute errors and counts.
 
     Energies per atom (eV/atom) count once per frame; forces once per Cartesian component
-    (eV/Å). Each field is a [S] tensor; add batches with ``+=``.
+    (eV/Å); gaps between adjacent states, ``E_k - E_{k-1}`` (eV, whole frame, not per atom),
+    once per frame where both states are labelled. Energy and force fields are [S] tensors,
+    gap fields [S - 1] (entry k - 1 is the gap S_k - S_{k-1}); add batches with ``+=``.
     """
 
     energy_sq: torch.Tensor
@@ -27,6 +29,9 @@ class ErrorSums:
     forces_sq: torch.Tensor
     forces_abs: torch.Tensor
     forces_n: torch.Tensor
+    gap_sq: torch.Tensor
+    gap_abs: torch.Tensor
+    gap_n: torch.Tensor
     _names: ClassVar[tuple[str, ...]] = (
         "energy_sq",
         "energy_abs",
@@ -34,6 +39,9 @@ class ErrorSums:
         "forces_sq",
         "forces_abs",
         "forces_n",
+        "gap_sq",
+        "gap_abs",
+        "gap_n",
     )
 
     def __iadd__(self, other: ErrorSums) -> ErrorSums:
@@ -45,9 +53,10 @@ class ErrorSums:
         return ErrorSums(*(getattr(self, name).detach() for name in self._names))
 
     def metrics(self) -> dict[str, list[float]]:
-        """MAE and RMSE per state: energy in meV/atom, forces in meV/Å (NaN if unlabelled)."""
+        """MAE and RMSE per state: energy in meV/atom, forces in meV/Å; per adjacent pair of
+        states (``gap_mae``, ``gap_rmse``, S - 1 values): gaps in meV (NaN if unlabelled)."""
         out = {}
-        for kind in ("energy", "forces"):
+        for kind in ("energy", "forces", "gap"):
             n = getattr(self, f"{kind}_n").double()
             mae = 1000.0 * getattr(self, f"{kind}_abs").double() / n
             rmse = 1000.0 * torch.sqrt(getattr(self, f"{kind}_sq").double() / n)
@@ -60,8 +69,10 @@ class ErrorSums:
 def batch_errors(out: dict[str, torch.Tensor], batch: Batch) -> ErrorSums:
     """Errors of a model output (``energy`` [G, S] eV, ``forces`` [N, S, 3] eV/Å) against
     the batch's labels, masked where a label is absent."""
-    de = (out[keys.ENERGY] - batch.energy) / batch.n_atoms[:, None]
-    de = torch.where(batch.energy_mask, de, torch.zeros_like(de))
+    error = out[keys.ENERGY] - batch.energy
+    de = torch.where(batch.energy_mask, error / batch.n_atoms[:, None], torch.zeros_like(error))
+    both = batch.energy_mask[:, 1:] & batch.energy_mask[:, :-1]
+    dg = torch.where(both, error[:, 1:] - error[:, :-1], torch.zeros_like(error[:, 1:]))
     df = out[keys.FORCES] - batch.forces
     df = torch.where(batch.forces_mask[..., None], df, torch.zeros_like(df))
     return ErrorSums(
@@ -71,16 +82,26 @@ def batch_errors(out: dict[str, torch.Tensor], batch: Batch) -> ErrorSums:
         forces_sq=(df**2).sum((0, 2)),
         forces_abs=df.abs().sum((0, 2)),
         forces_n=3 * batch.forces_mask.sum(0),
+        gap_sq=(dg**2).sum(0),
+        gap_abs=dg.abs().sum(0),
+        gap_n=both.sum(0),
     )
 
 
 def weighted_loss(
-    errors: ErrorSums, energy_weight: torch.Tensor, forces_weight: torch.Tensor
+    errors: ErrorSums,
+    energy_weight: torch.Tensor,
+    forces_weight: torch.Tensor,
+    gap_weight: float = 0.0,
 ) -> torch.Tensor:
-    """``Σ_s w_E,s · MSE(E_s / n_atoms) + w_F,s · MSE(F_s)`` (states without labels add 0).
+    """``Σ_s w_E,s · MSE(E_s / n_atoms) + w_F,s · MSE(F_s) + w_gap · Σ_k MSE(E_k - E_{k-1})``
+    (states or pairs without labels add 0).
 
-    energy_weight, forces_weight: [S].
+    energy_weight, forces_weight: [S]; gap_weight: one number (eV⁻²).
     """
     e_mse = errors.energy_sq / errors.energy_n.clamp_min(1)
     f_mse = errors.forces_sq / errors.forces_n.clamp_min(1)
-    return (energy_weight * e_mse + forces_weight * f_mse).sum()
+    loss = (energy_weight * e_mse + forces_weight * f_mse).sum()
+    if gap_weight > 0.0:
+        loss = loss + gap_weight * (errors.gap_sq / errors.gap_n.clamp_min(1)).sum()
+    return loss

@@ -25,7 +25,8 @@ __all__ = [
 
 
 def metrics_table(metrics: dict[str, list[float]]) -> str:
-    """A Markdown table, one row per state: energy MAE/RMSE in meV/atom, forces in meV/Å.
+    """A Markdown table, one row per state: energy MAE/RMSE in meV/atom, forces in meV/Å;
+    then the MAE of the gaps between adjacent states (meV) where ``metrics`` has them.
 
     >>> print(metrics_table({"energy_mae": [1.0], "energy_rmse": [2.0],
     ...                      "forces_mae": [30.0], "forces_rmse": [40.5]}))
@@ -41,6 +42,13 @@ def metrics_table(metrics: dict[str, list[float]]) -> str:
     for s in range(len(metrics["energy_mae"])):
         cells = ["—" if math.isnan(metrics[c][s]) else f"{metrics[c][s]:.2f}" for c in columns]
         lines.append(f"| S{s} | " + " | ".join(cells) + " |")
+    gaps = [
+        f"S{k + 1}-S{k} {mae:.1f}"
+        for k, mae in enumerate(metrics.get("gap_mae", []))
+        if not math.isnan(mae)
+    ]
+    if gaps:
+        lines.append(f"\nGap MAE (meV, whole frame): {', '.join(gaps)}")
     return "\n".join(lines)
 
 

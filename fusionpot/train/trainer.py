@@ -71,7 +71,7 @@ class Trainer:
         return patience is not None and self.bad_epochs >= patience
 
     def loss(self, errors: ErrorSums) -> torch.Tensor:
-        return weighted_loss(errors, self.w_energy, self.w_forces)
+        return weighted_loss(errors, self.w_energy, self.w_forces, self.config.gap_weight)
 
     def train_epoch(self, train: LabelledFrames, on_batch: Callable[[float], None]) -> float:
         """One pass over ``train`` in this epoch's seeded order; returns the epoch's loss.
