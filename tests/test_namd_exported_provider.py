@@ -4,12 +4,21 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import ase
 import pytest
 import torch
 from ase.build import molecule
 
 from fusionpot.calculators import FusionCalculator
-from fusionpot.namd import ExportedModelProvider, Provider, normal_modes
+from fusionpot.data import atoms_to_graph, keys
+from fusionpot.namd import (
+    DynamicsOptions,
+    ExportedModelProvider,
+    Provider,
+    init,
+    normal_modes,
+    step,
+)
 from fusionpot.namd.providers import ModuleProvider
 
 TINY = Path(__file__).parent / "data" / "tiny_model.pt"  # H/C/O, 2 states, float64
@@ -83,3 +92,42 @@ def test_bad_input_is_named(provider: ExportedModelProvider) -> None:
         provider.compute(geometries(1), torch.tensor([7] * 9))
     with pytest.raises(ValueError, match="coupling"):
         provider.compute(geometries(1), NUMBERS, nac=True)
+
+
+class HostGraphProvider(ExportedModelProvider):
+    """The provider as it was before graphs were built on the device: B ``ase.Atoms``
+    and vesin on the host (``atoms_to_graph``)."""
+
+    def _graph(self, positions: torch.Tensor, numbers: torch.Tensor) -> dict[str, torch.Tensor]:
+        z = numbers.cpu().numpy()
+        frames = [ase.Atoms(numbers=z, positions=p) for p in positions.detach().cpu().numpy()]
+        graph = atoms_to_graph(frames, self.elements, self.r_max, self.dtype, self.device)
+        graph[keys.POSITIONS] = positions.reshape(-1, 3).to(self.device, self.dtype)
+        return graph
+
+
+def test_device_graph_and_host_graph_give_the_same_dynamics() -> None:
+    """A surface-hopping run through the device-built graph equals the run through the
+    host-built one (same seeds): energies and forces agree to rounding at every step."""
+    options = DynamicsOptions(dt=0.5, n_substeps=10, coupling="ktdc")
+    new, old = ExportedModelProvider(TINY), HostGraphProvider(TINY)
+    positions = geometries(6, seed=3)
+    velocities = 0.01 * torch.randn(positions.shape, generator=torch.Generator().manual_seed(4))
+    masses = torch.tensor(ETHANOL.get_masses(), dtype=torch.float64)
+    active = torch.tensor([1, 1, 1, 0, 0, 1])
+    states = [
+        init(p, positions, velocities.double(), masses, NUMBERS, active, options, seed=7)
+        for p in (new, old)
+    ]
+    for _ in range(8):
+        states = [step(s, p, options)[0] for s, p in zip(states, (new, old), strict=True)]
+        a, b = states
+        torch.testing.assert_close(a.energies, b.energies, atol=1e-10, rtol=0)
+        torch.testing.assert_close(a.forces, b.forces, atol=1e-9, rtol=0)
+        torch.testing.assert_close(a.amplitudes, b.amplitudes, atol=1e-9, rtol=0)
+        assert torch.equal(a.active, b.active)
+
+
+def test_numbers_must_match_the_positions(provider: ExportedModelProvider) -> None:
+    with pytest.raises(ValueError, match=r"numbers must be \[n_atoms\] = \[9\]"):
+        provider.compute(geometries(1), NUMBERS[:5])

@@ -14,11 +14,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
-import ase
 import torch
 
 from fusionpot.active.spread import committee_spread
-from fusionpot.data import atoms_to_graph, keys
+from fusionpot.data import keys, species_index
+from fusionpot.data.device_graph import batched_graph
 from fusionpot.export import load_potential
 from fusionpot.models.config import DTYPES
 
@@ -146,9 +146,11 @@ class ExportedModelProvider(AutogradProvider):
     ``model``: anything :func:`fusionpot.export.load_potential` loads (an exported
     ``.pt``, a checkpoint, a module); ``device``: where the model runs. Each
     :meth:`compute` is one model call for all ``n_traj`` geometries (one graph of
-    ``n_traj`` molecules, neighbour lists from :func:`fusionpot.data.atoms_to_graph`)
-    giving the energies and the forces of every state. Inputs and outputs keep the
-    caller's dtype and device; the model runs in its own dtype. Isolated molecules only.
+    ``n_traj`` molecules built on the model's device by
+    :func:`fusionpot.data.device_graph.batched_graph`) giving the energies and the forces
+    of every state: tensors in, tensors out, no host copy of positions or results. Inputs
+    and outputs keep the caller's dtype and device; the model runs in its own dtype.
+    Isolated molecules only.
     """
 
     def __init__(
@@ -160,6 +162,15 @@ class ExportedModelProvider(AutogradProvider):
         self.elements: list[str] = list(self.metadata["elements"])
         self.r_max = float(self.metadata["r_max"])
         self.dtype = DTYPES[self.metadata["dtype"]]
+        self._species_of: tuple[torch.Tensor, torch.Tensor] | None = None
+
+    def _species(self, numbers: torch.Tensor) -> torch.Tensor:
+        """Species indices [n_atoms] on the model's device; checked on the host once per
+        ``numbers`` tensor (a run passes the same one every step)."""
+        if self._species_of is None or self._species_of[0] is not numbers:
+            index = species_index(numbers.detach().cpu().numpy(), self.elements)
+            self._species_of = (numbers, torch.from_numpy(index).to(self.device))
+        return self._species_of[1]
 
     def _graph(self, positions: torch.Tensor, numbers: torch.Tensor) -> dict[str, torch.Tensor]:
         """The batched graph of [n_traj, n_atoms, 3] Å; its positions are ``positions``
@@ -168,11 +179,12 @@ class ExportedModelProvider(AutogradProvider):
             raise ValueError(
                 f"positions must be [n_traj, n_atoms, 3], got {tuple(positions.shape)}"
             )
-        z = numbers.detach().cpu().numpy()
-        structures = [ase.Atoms(numbers=z, positions=p) for p in positions.detach().cpu().numpy()]
-        graph = atoms_to_graph(structures, self.elements, self.r_max, self.dtype, self.device)
-        graph[keys.POSITIONS] = positions.reshape(-1, 3).to(self.device, self.dtype)
-        return graph
+        if numbers.shape != positions.shape[1:2]:
+            raise ValueError(
+                f"numbers must be [n_atoms] = [{positions.shape[1]}], got {tuple(numbers.shape)}"
+            )
+        species = self._species(numbers)
+        return batched_graph(positions.to(self.device), species, self.r_max, dtype=self.dtype)
 
     def energies(self, positions: torch.Tensor, numbers: torch.Tensor) -> torch.Tensor:
         out = self.model(self._graph(positions, numbers), -1, False, False)
@@ -183,8 +195,13 @@ class ExportedModelProvider(AutogradProvider):
     ) -> ProviderResult:
         if nac:
             raise ValueError("nac=True but an exported model has no coupling vectors")
+        return self._evaluate(self._graph(positions.detach(), numbers), positions)
+
+    def _evaluate(self, graph: dict[str, torch.Tensor], positions: torch.Tensor) -> ProviderResult:
+        """Energies and forces of every state on ``graph`` (from :meth:`_graph` of
+        ``positions`` [n_traj, n_atoms, 3] Å), in the dtype and on the device of ``positions``."""
         n_traj, n_atoms = positions.shape[:2]
-        out = self.model(self._graph(positions.detach(), numbers), -1, True, False)
+        out = self.model(graph, -1, True, False)
         forces = out[keys.FORCES].detach().reshape(n_traj, n_atoms, self.n_states, 3)
         like = {"device": positions.device, "dtype": positions.dtype}
         return ProviderResult(
@@ -200,7 +217,8 @@ class CommitteeProvider:
 
     models: two or more of anything :class:`ExportedModelProvider` takes (exported files,
     checkpoints, modules) with the same elements and states; device: where they run. Each
-    :meth:`compute` calls every member once for all trajectories.
+    :meth:`compute` calls every member once for all trajectories, on one graph built on
+    the device for all members that share a cutoff and dtype.
     """
 
     has_nac = False
@@ -232,7 +250,13 @@ class CommitteeProvider:
     ) -> ProviderResult:
         if nac:
             raise ValueError("nac=True but a committee of exported models has no couplings")
-        results = [m.compute(positions, numbers) for m in self.members]
+        graphs: dict[tuple[float, torch.dtype], dict[str, torch.Tensor]] = {}
+        results = []
+        for member in self.members:
+            kind = (member.r_max, member.dtype)
+            if kind not in graphs:
+                graphs[kind] = member._graph(positions.detach(), numbers)
+            results.append(member._evaluate(graphs[kind], positions))
         energies = torch.stack([r.energies for r in results])  # [K, n_traj, S]
         forces = torch.stack([r.forces for r in results])  # [K, n_traj, S, n_atoms, 3]
         spread = committee_spread(energies, forces)
