@@ -22,7 +22,6 @@ import json
 import os
 import shutil
 import time
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -77,6 +76,7 @@ def _require(path: Path) -> Path:
 def describe_model(folder: Path, echo: Callable[[str], None]) -> int:
     """Print the fusion diagram of each layer's product basis; return the parameter count
     of the exported model (checked against the model rebuilt from its training config)."""
+    from fusionpot._e3nn import quiet_fx_scripting
     from fusionpot.export import load_exported
     from fusionpot.models import build_model
     from fusionpot.models.product import FusionProduct
@@ -85,8 +85,7 @@ def describe_model(folder: Path, echo: Callable[[str], None]) -> int:
     n_parameters = sum(p.numel() for p in module.parameters())
     raw = yaml.safe_load(_require(folder / CONFIG).read_text())["model"]
     fields = {**raw, "elements": tuple(metadata["elements"]), "n_states": metadata["n_states"]}
-    with warnings.catch_warnings():  # e3nn's o3.Linear annotations; TorchScript warns
-        warnings.filterwarnings("ignore", message="The TorchScript type system")
+    with quiet_fx_scripting():
         eager = build_model(fields)
     if sum(p.numel() for p in eager.parameters()) != n_parameters:
         raise ValueError(f"{folder / POTENTIAL} does not match its config {folder / CONFIG}")

@@ -7,6 +7,7 @@ import itertools
 import json
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import ase
@@ -274,6 +275,23 @@ def test_cli_exports_a_checkpoint(eager, tmp_path, capsys):
     )
     assert load_exported(output)[1]["dtype"] == "float32"
     assert not list(tmp_path.glob(".*.tmp"))  # the atomic write left nothing behind
+
+
+@pytest.mark.parametrize("source", ["checkpoint", "exported"])
+def test_cli_export_warns_nothing(eager, tmp_path, capsys, source):
+    """``fusionpot export`` of a checkpoint or of an exported file shows no warning (it
+    printed torch's remark on torch.fx.GraphModule 13 times). DeprecationWarnings are left
+    out: Python shows them only for ``__main__`` code, so users never see torch.jit's."""
+    if source == "checkpoint":
+        save_model(eager, tmp_path / "input.pt")
+    else:
+        export_model(eager, tmp_path / "input.pt")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert cli_main(["export", str(tmp_path / "input.pt"), "-o", str(tmp_path / "o.pt")]) == 0
+    shown = [f"{w.category.__name__}: {w.message}" for w in caught]
+    assert [line for line in shown if not line.startswith("DeprecationWarning")] == []
+    assert capsys.readouterr().err == ""
 
 
 def test_bad_files_are_named(exported, eager, tmp_path):

@@ -26,6 +26,7 @@ from typing import Any
 
 import torch
 
+from fusionpot._e3nn import quiet_fx_scripting
 from fusionpot._io import atomic_write
 from fusionpot.data import keys
 from fusionpot.export.metadata import FORMAT_VERSION, METADATA_FILE, make_metadata, read_metadata
@@ -122,6 +123,7 @@ def _dtype_name(dtype: str | torch.dtype) -> str:
     raise ValueError(f"dtype must be one of {sorted(DTYPES)}, got {dtype!r}")
 
 
+@quiet_fx_scripting()
 def convert_dtype(model: torch.nn.Module, dtype: str | torch.dtype | None) -> torch.nn.Module:
     """A copy of the energy ``model`` in ``dtype`` (None: the model's own), on the CPU.
 
@@ -151,6 +153,7 @@ def _same_constant(fresh: torch.Tensor, value: torch.Tensor) -> bool:
     return torch.allclose(fresh.double(), value.double(), rtol=tolerance, atol=tolerance)
 
 
+@quiet_fx_scripting()
 def export_model(
     model: torch.nn.Module,
     path: str | os.PathLike[str],
@@ -216,6 +219,7 @@ def load_exported(
     return module.eval(), metadata
 
 
+@quiet_fx_scripting()
 def load_eager(path: str | os.PathLike[str]) -> torch.nn.Module:
     """The eager energy model (FusionMACE, MACEBaseline) of a checkpoint or of an exported
     file whose metadata records its ``config``: rebuilt from the config, weights loaded.

@@ -16,7 +16,6 @@ force code), so both architectures train, save, export and run through one pipel
 (torch.Size([1, 2]), torch.Size([3, 2]))
 """
 
-import warnings
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -24,6 +23,7 @@ import numpy as np
 import torch
 from ase.data import atomic_numbers
 
+from fusionpot._e3nn import quiet_fx_scripting
 from fusionpot.data import keys
 from fusionpot.models._mace import MACE, RealAgnosticResidualInteractionBlock, compile_mode, o3
 from fusionpot.models.base import EnergyModel
@@ -73,9 +73,7 @@ class MACEBaseline(EnergyModel):
         dtype = config.torch_dtype
         hidden = channel_irreps(config.hidden_irreps, config.channels)
         numbers = [atomic_numbers[e] for e in config.elements]
-        with default_dtype(dtype), warnings.catch_warnings():
-            # e3nn 0.4.4's o3.Linear annotates instance attributes; TorchScript warns
-            warnings.filterwarnings("ignore", message="The TorchScript type system")
+        with default_dtype(dtype), quiet_fx_scripting():
             mace = MACE(
                 r_max=config.r_max,
                 num_bessel=config.n_radial,
