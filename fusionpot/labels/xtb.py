@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 from ase import Atoms
+from ase.calculators.calculator import Calculator
 
 from fusionpot.labels.base import (
     Label,
@@ -64,6 +65,25 @@ class XTBLabeller(Labeller):
             "electronic_temperature_K": self.electronic_temperature,
         }
 
+    def calculator(self) -> Calculator:
+        """tblite's ASE calculator with these settings (eV, eV/Å, eV/Å³), e.g. to drive MD
+        on the Hamiltonian that labels the frames; raises ProgramNotFoundError without
+        tblite."""
+        try:
+            from tblite.ase import TBLite
+        except ImportError as error:
+            raise ProgramNotFoundError("tblite is not installed (pip install tblite)") from error
+        if self.threads is not None:
+            os.environ["OMP_NUM_THREADS"] = str(self.threads)
+        return TBLite(
+            method=self.method,
+            charge=self.charge,
+            accuracy=self.accuracy,
+            electronic_temperature=self.electronic_temperature,
+            max_iterations=self.max_iterations,
+            verbosity=0,
+        )
+
     def label(
         self,
         atoms: Atoms,
@@ -74,21 +94,8 @@ class XTBLabeller(Labeller):
     ) -> Label:
         """Energy [1] eV, forces [1, n_atoms, 3] eV/Å, stress [6] eV/Å³ for periodic cells."""
         check_atoms(atoms, max_atomic_number=self.max_atomic_number)
-        try:
-            from tblite.ase import TBLite
-        except ImportError as error:
-            raise ProgramNotFoundError("tblite is not installed (pip install tblite)") from error
-        if self.threads is not None:
-            os.environ["OMP_NUM_THREADS"] = str(self.threads)
         work = atoms.copy()
-        work.calc = TBLite(
-            method=self.method,
-            charge=self.charge,
-            accuracy=self.accuracy,
-            electronic_temperature=self.electronic_temperature,
-            max_iterations=self.max_iterations,
-            verbosity=0,
-        )
+        work.calc = self.calculator()
         start = time.perf_counter()
         properties = ["energy"] + (["forces"] if forces else [])
         if forces and atoms.pbc.all():

@@ -1,0 +1,150 @@
+"""The liquid-benzene data script (potentials/benzene_liquid/make_data.py) on one molecule."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import numpy as np
+import pytest
+from ase.units import _amu
+
+from fusionpot.labels import XTBLabeller
+from fusionpot.labels.store import read_frames
+
+HERE = Path(__file__).resolve().parents[1] / "potentials" / "benzene_liquid"
+
+
+def _tblite_available() -> bool:
+    try:
+        import tblite.ase  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+needs_tblite = pytest.mark.skipif(
+    not _tblite_available(), reason="tblite not installed (pip install tblite): no xTB labels"
+)
+
+
+def _load(name: str) -> ModuleType:
+    if str(HERE) not in sys.path:
+        sys.path.insert(0, str(HERE))  # the script imports its sibling liquid_cell.py
+    spec = importlib.util.spec_from_file_location(name, HERE / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def script() -> ModuleType:
+    return _load("make_data")
+
+
+@pytest.fixture(scope="module")
+def cell() -> ModuleType:
+    return _load("liquid_cell")
+
+
+def _tiny(script: ModuleType):
+    """One benzene in a 7.6 Å box, two conditions, frames every 1 fs after 0.5 fs."""
+    return script.Settings(
+        conditions=((300.0, 1.0), (450.0, 0.95)),
+        per_side=1,
+        density_g_cm3=0.3,
+        equilibration_fs=0.5,
+    )
+
+
+def test_liquid_cell_has_the_density_and_scales_molecules_rigidly(cell: ModuleType) -> None:
+    atoms = cell.liquid_cell("C6H6", 2, 0.87, np.random.default_rng(4))
+    assert len(atoms) == 96
+    density = atoms.get_masses().sum() * _amu * 1e3 / (atoms.get_volume() * 1e-24)
+    assert density == pytest.approx(0.87, rel=1e-10)
+    mol = atoms.arrays["mol_id"]
+    between = np.not_equal.outer(mol, mol)
+    assert atoms.get_all_distances(mic=True)[between].min() >= 1.9
+    squeezed = cell.scale_volume(atoms, 0.95)
+    assert squeezed.get_volume() / atoms.get_volume() == pytest.approx(0.95, rel=1e-12)
+    within = ~between
+    np.testing.assert_allclose(
+        squeezed.get_all_distances()[within], atoms.get_all_distances()[within], atol=1e-12
+    )
+    # the centres of mass move apart/together by the linear factor
+    assert not np.allclose(squeezed.positions, atoms.positions)
+    with pytest.raises(ValueError, match="could not place"):
+        cell.liquid_cell("C6H6", 2, 1.5, np.random.default_rng(0), tries=20)
+
+
+@needs_tblite
+def test_frames_carry_provenance_and_their_own_labels_and_resume(
+    script: ModuleType, tmp_path: Path
+) -> None:
+    settings = _tiny(script)
+    out, straight = tmp_path / "resumed", tmp_path / "straight"
+    assert script.make_data(settings, out, 2, 1.0, progress=False) == 2
+    first_state = (out / "md_state.json").read_text()
+    assert script.make_data(settings, out, 4, 1.0, progress=False) == 4
+    assert script.make_data(settings, straight, 4, 1.0, progress=False) == 4
+
+    frames = read_frames(out / "labelled.extxyz")
+    assert [(f.info["subset"], f.info["md_step"]) for f in frames] == [
+        ("T300_V1", 3),
+        ("T450_V0.95", 3),
+        ("T300_V1", 5),
+        ("T450_V0.95", 5),
+    ]
+    for frame in frames:
+        assert frame.info["method"] == "GFN1-xTB" and frame.info["program"].startswith("tblite")
+        assert frame.info["md_time_fs"] == frame.info["md_step"] * 0.5
+        assert frame.info["seed"] == 0 and frame.info["timestep_fs"] == 0.5
+        assert frame.info["temperature_K"] in (300.0, 450.0)
+    volumes = {f.info["volume_scale"]: f.get_volume() for f in frames}
+    assert volumes[0.95] / volumes[1.0] == pytest.approx(0.95, rel=1e-9)
+
+    # a resumed run continues the same trajectories: same geometries as one straight run
+    for a, b in zip(frames, read_frames(straight / "labelled.extxyz"), strict=True):
+        np.testing.assert_allclose(a.positions, b.positions, atol=1e-6)
+
+    # the labels are those of the frame's own geometry (not of a neighbouring MD step)
+    labeller = XTBLabeller(method="GFN1-xTB")
+    for frame in frames[1:3]:
+        fresh = labeller.label(frame)
+        assert frame.info["energy_s0"] == pytest.approx(fresh.energies[0], abs=1e-8)
+        assert fresh.forces is not None and fresh.stress is not None
+        np.testing.assert_allclose(frame.arrays["forces_s0"], fresh.forces[0], atol=1e-7)
+        np.testing.assert_allclose(frame.get_stress(), fresh.stress, atol=1e-9)
+    assert frames[0].info["energy_s0"] != frames[2].info["energy_s0"]
+
+    # killed after the pool append of the last two frames but before their state was
+    # saved, and mid-way through writing another pool frame: no duplicate, nothing lost
+    (out / "md_state.json").write_text(first_state)
+    with open(out / "pool.extxyz", "a") as pool:
+        pool.write("12\nLattice=")
+    assert script.make_data(settings, out, 6, 1.0, progress=False) == 6
+    labelled, pool_frames = read_frames(out / "labelled.extxyz"), read_frames(out / "pool.extxyz")
+    keys = [(f.info["subset"], f.info["md_step"]) for f in labelled]
+    assert len(set(keys)) == len(keys) == len(pool_frames) == 6
+    assert len({f.info["frame_id"] for f in labelled}) == 6
+    assert sorted(k[1] for k in keys) == [3, 3, 5, 5, 7, 7]
+
+
+@needs_tblite
+def test_resuming_with_other_settings_is_refused(script: ModuleType, tmp_path: Path) -> None:
+    out = tmp_path / "data"
+    args = ["--out", str(out), "--conditions", "300:1", "--per-side", "1", "--density", "0.3"]
+    args += ["--equilibration-fs", "0.5", "--stride-fs", "0.5", "--no-progress"]
+    assert script.main(["--frames", "1", *args]) == 0
+    other = script.Settings(
+        conditions=((300.0, 1.0),), per_side=1, density_g_cm3=0.3, equilibration_fs=0.5, seed=7
+    )
+    with pytest.raises(ValueError, match="seed 0 there, 7 asked"):
+        script.make_data(other, out, 2, 0.5)
+    assert script.main(["--frames", "1", *args, "--seed", "7"]) == 2
+    assert script.main(["--frames", "1", *args, "--conditions", "300"]) == 2
+    assert len(read_frames(out / "labelled.extxyz")) == 1
