@@ -29,6 +29,7 @@ from fusionpot.train import (
     read_metrics_csv,
     run_training,
 )
+from fusionpot.train.graphs import FrameGraphs
 from fusionpot.train.loss import batch_errors
 from fusionpot.train.statistics import energy_statistics
 
@@ -84,7 +85,7 @@ def test_missing_labels_are_masked(tmp_path):
     assert data.n_states == 2
     assert data.forces_mask[:, 1].tolist() == [True, False, True, True, True, True]
     assert data.energy_mask[:, 0].tolist() == [True, True, True, False, True, True]
-    batch = data.batch(range(6), ("Cu", "Ag"), 4.0, torch.float64, "cpu")
+    batch = FrameGraphs.build(data, ("Cu", "Ag"), 4.0).batch(range(6))
     prediction = {
         "energy": torch.zeros_like(batch.energy),
         "forces": torch.zeros_like(batch.forces),

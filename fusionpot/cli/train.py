@@ -1,4 +1,8 @@
-"""``fusionpot train config.yaml``: train a Fusion-MACE (or stock MACE) potential."""
+"""``fusionpot train config.yaml``: train a Fusion-MACE (or stock MACE) potential.
+
+``torchrun --nproc_per_node N fusionpot train config.yaml`` trains one model in N
+processes (``fusionpot.train.distributed``); rank 0 writes the run and prints.
+"""
 
 from __future__ import annotations
 
@@ -36,7 +40,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     # e3nn 0.4.4's o3.Linear annotates instance attributes; TorchScript warns while building
     warnings.filterwarnings("ignore", message="The TorchScript type system")
-    from fusionpot.train import load_config, run_training
+    from fusionpot.train import load_config, process_group, resolve_device, run_training
 
     config = load_config(args.config)
     changes: dict = {}
@@ -49,25 +53,27 @@ def run(args: argparse.Namespace) -> int:
     model = {k: v for k, v in (("arch", args.arch), ("dtype", args.dtype)) if v is not None}
     if model:
         changes["model"] = model
-    if args.committee is not None:
-        from fusionpot.train.committee import train_committee
+    config = config.replace(**changes)
+    with process_group(resolve_device(config.device)) as ranks:
+        progress = not args.no_progress and ranks.is_main
+        if args.committee is None:
+            result = run_training(
+                config, run_dir=args.run_dir, resume=args.resume, progress=progress
+            )
+        else:
+            from fusionpot.train.committee import train_committee
 
-        run_dir = args.run_dir or config.run_dir or "run"
-        results = train_committee(
-            config.replace(**changes), args.committee, run_dir, progress=not args.no_progress
-        )
-        for k, member in enumerate(results):
+            run_dir = args.run_dir or config.run_dir or "run"
+            members = train_committee(config, args.committee, run_dir, progress=progress)
+    if not ranks.is_main:
+        return 0
+    if args.committee is not None:
+        for k, member in enumerate(members):
             print(
                 f"member {k}: {member.model_path} ({member.n_parameters} parameters, best "
                 f"epoch {member.best_epoch} of {member.epochs_run}, {member.wall_time_s:.0f} s)"
             )
         return 0
-    result = run_training(
-        config.replace(**changes),
-        run_dir=args.run_dir,
-        resume=args.resume,
-        progress=not args.no_progress,
-    )
     print(result.report)
     print(
         f"model: {result.model_path} ({result.n_parameters} parameters, best epoch "

@@ -8,13 +8,16 @@
 from fusionpot.train.committee import member_dir, train_committee
 from fusionpot.train.config import DataConfig, OptimConfig, TrainConfig, load_config
 from fusionpot.train.dataset import LabelledFrames, detect_keys, read_files, read_frames
+from fusionpot.train.distributed import process_group
 from fusionpot.train.evaluate import Predictions, evaluate
+from fusionpot.train.graphs import FrameGraphs
 from fusionpot.train.loop import Splits, TrainResult, load_splits, resolve_device, run_training
 from fusionpot.train.report import metrics_table, read_metrics_csv
 from fusionpot.train.trainer import Trainer
 
 __all__ = [
     "DataConfig",
+    "FrameGraphs",
     "LabelledFrames",
     "OptimConfig",
     "Predictions",
@@ -28,6 +31,7 @@ __all__ = [
     "load_splits",
     "member_dir",
     "metrics_table",
+    "process_group",
     "read_files",
     "read_frames",
     "read_metrics_csv",

@@ -1,4 +1,4 @@
-"""Labelled frames: read (extxyz or anything ASE reads), check, and batch into graphs.
+"""Labelled frames: read (extxyz or anything ASE reads) and check them.
 
 Labels per state s: an energy (eV, ``atoms.info`` or ASE's calculator results) and forces
 (eV/Å, ``atoms.arrays`` or the calculator's). A label missing from one frame is masked
@@ -19,7 +19,6 @@ import numpy as np
 import torch
 from ase.data import atomic_numbers, chemical_symbols
 
-from fusionpot.data import atoms_to_graph
 from fusionpot.errors import DataError
 
 __all__ = [
@@ -34,7 +33,8 @@ __all__ = [
 
 @dataclass
 class Batch:
-    """A graph dict (``fusionpot.data.keys``) and its labels.
+    """A graph dict (``fusionpot.data.keys``) and its labels
+    (:meth:`fusionpot.train.graphs.FrameGraphs.batch`).
 
     energy [n_graphs, S] eV (float64: absolute energies), energy_mask [n_graphs, S];
     forces [n_atoms, S, 3] eV/Å, forces_mask [n_atoms, S]; n_atoms [n_graphs].
@@ -108,33 +108,6 @@ class LabelledFrames:
                     f"{name}: element {chemical_symbols[unknown[0]]} is not among the model's "
                     f"elements {list(elements)}"
                 )
-
-    def batch(
-        self,
-        indices: Sequence[int] | np.ndarray,
-        elements: Sequence[str],
-        r_max: float,
-        dtype: torch.dtype,
-        device: torch.device | str,
-    ) -> Batch:
-        """Frames ``indices`` as one graph (neighbour lists within ``r_max`` Å) with labels."""
-        idx = [int(i) for i in indices]
-        frames = [self.frames[i] for i in idx]
-        graph = atoms_to_graph(frames, elements, r_max, dtype=dtype, device=device)
-        sizes = np.array([len(a) for a in frames])
-        atom_mask = np.repeat(self.forces_mask[idx], sizes, axis=0)
-
-        def tensor(x: np.ndarray, kind: torch.dtype) -> torch.Tensor:
-            return torch.from_numpy(np.ascontiguousarray(x)).to(device=device, dtype=kind)
-
-        return Batch(
-            graph=graph,
-            energy=tensor(self.energy[idx], torch.float64),  # absolute: float32 spacing ~1 meV
-            energy_mask=tensor(self.energy_mask[idx], torch.bool),
-            forces=tensor(np.concatenate([self.forces[i] for i in idx]), dtype),
-            forces_mask=tensor(atom_mask, torch.bool),
-            n_atoms=tensor(sizes, dtype),
-        )
 
 
 _STATE_KEY = re.compile(r"^energy_s(\d+)$")

@@ -11,6 +11,12 @@ checkpoint restores model, EMA, optimiser, schedule, early-stopping counter and 
 Resuming with an edited config is refused, naming the changed fields, unless only what
 is safe to change changed (:data:`RESUMABLE_CHANGES`: ``training.epochs``, ``device``,
 ``run_dir``); the run's ``config.yaml`` then records the values that run.
+
+Every frame's graph is built once (:class:`~fusionpot.train.graphs.FrameGraphs`, on the
+training device) and batches are gathered from them. Started by ``torchrun``, the
+processes train one model together (:mod:`fusionpot.train.distributed`): the same run
+as one process with the same ``batch_size`` (global), and only rank 0 writes the run
+directory; a checkpoint written by N processes resumes with any number.
 """
 
 from __future__ import annotations
@@ -38,7 +44,9 @@ from fusionpot.train.checkpoint import (
 )
 from fusionpot.train.config import TrainConfig
 from fusionpot.train.dataset import LabelledFrames, read_files
+from fusionpot.train.distributed import Ranks, local_device, process_group
 from fusionpot.train.evaluate import Predictions, evaluate
+from fusionpot.train.graphs import FrameGraphs
 from fusionpot.train.report import (
     metrics_table,
     plot_learning_curves,
@@ -81,10 +89,11 @@ class TrainResult:
 
 
 def resolve_device(device: str) -> torch.device:
-    """``"auto"``: CUDA when available, else CPU; anything else as torch reads it."""
+    """``"auto"``: CUDA when available, else CPU; anything else as torch reads it. Under
+    torchrun, ``cuda`` is this process's GPU (``cuda:LOCAL_RANK``)."""
     if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    return local_device(torch.device(device))
 
 
 def load_splits(config: TrainConfig) -> Splits:
@@ -202,11 +211,27 @@ def run_training(
     ``config``: a :class:`TrainConfig` or its YAML-shaped dict (paths relative to the
     working directory); ``run_dir`` overrides ``config.run_dir``; ``resume`` continues
     from ``run_dir/checkpoint.pt`` (``training.epochs`` may be raised; a cosine schedule
-    keeps the length it started with).
+    keeps the length it started with). Under torchrun, every process calls this; all
+    return the same result.
     """
     started = time.perf_counter()
     if isinstance(config, dict):
         config = TrainConfig.from_dict(config)
+    device = resolve_device(config.device)
+    with process_group(device) as ranks:
+        return _run(config, run_dir, resume, progress and ranks.is_main, device, ranks, started)
+
+
+def _run(
+    config: TrainConfig,
+    run_dir: str | os.PathLike[str] | None,
+    resume: bool,
+    progress: bool,
+    device: torch.device,
+    ranks: Ranks,
+    started: float,
+) -> TrainResult:
+    """:func:`run_training` as rank ``ranks.rank`` of ``ranks.world_size``."""
     out_dir = Path(run_dir if run_dir is not None else config.run_dir or "run")
     checkpoint_path = out_dir / CHECKPOINT
     if resume and not checkpoint_path.exists():
@@ -215,8 +240,8 @@ def run_training(
         raise FileExistsError(
             f"{out_dir} already holds a run; resume it or choose another run directory"
         )
+    ranks.barrier()  # every rank has seen the run directory as it was
     out_dir.mkdir(parents=True, exist_ok=True)
-    device = resolve_device(config.device)
     splits = load_splits(config)
     state = load_checkpoint(checkpoint_path) if resume else None
     if state is not None and "config" in state:
@@ -230,12 +255,20 @@ def run_training(
         if part is not None:
             part.check_elements(model_config.elements)
     resolved = {**config.to_dict(), "model": {"arch": model_config.arch, **model_config.to_dict()}}
-    atomic_write_text(out_dir / "config.yaml", yaml.safe_dump(resolved, sort_keys=False))
+    if ranks.is_main:
+        atomic_write_text(out_dir / "config.yaml", yaml.safe_dump(resolved, sort_keys=False))
+    graphs = {
+        name: FrameGraphs.build(
+            part, model_config.elements, model_config.r_max, model_config.torch_dtype, device
+        )
+        for name, part in (("train", splits.train), ("valid", splits.valid))
+        if part is not None
+    }
 
     opt = config.training
-    trainer = Trainer(model, opt, config.seed, device)
+    trainer = Trainer(model, opt, config.seed, device, ranks)
     if state is None:
-        trainer.record_untrained(splits.valid)
+        trainer.record_untrained(graphs.get("valid"))
     else:
         run_of = {"seed": config.seed, "n_train": len(splits.train)}
         if state["run"] != run_of:
@@ -259,7 +292,10 @@ def run_training(
         bar.set_postfix(epoch=trainer.epoch + 1, loss=f"{loss:.4g}")
 
     while trainer.epoch < opt.epochs and not trainer.stopped:
-        if trainer.run_epoch(splits.train, splits.valid, on_batch):
+        improved = trainer.run_epoch(graphs["train"], graphs.get("valid"), on_batch)
+        if not ranks.is_main:
+            continue
+        if improved:
             atomic_write(out_dir / MODEL, lambda tmp: save_model(trainer.averaged, tmp))
         save_checkpoint(
             checkpoint_path,
@@ -277,9 +313,12 @@ def run_training(
     if trainer.best_epoch < 0:
         raise RuntimeError(f"no epoch of {out_dir} gave a finite validation loss")
 
+    ranks.barrier()  # rank 0 has written the best model
     best = load_model(out_dir / MODEL, device)
-    metrics, report = final_report(best, splits, opt.eval_batch_size, device, out_dir)
-    plot_learning_curves(trainer.history, out_dir / "learning_curves.png")
+    written = out_dir if ranks.is_main else None
+    metrics, report = final_report(best, splits, opt.eval_batch_size, device, written, graphs)
+    if ranks.is_main:
+        plot_learning_curves(trainer.history, out_dir / "learning_curves.png")
     return TrainResult(
         run_dir=out_dir,
         model_path=out_dir / MODEL,
@@ -298,17 +337,19 @@ def final_report(
     splits: Splits,
     batch_size: int,
     device: torch.device,
-    out_dir: Path,
+    out_dir: Path | None,
+    graphs: dict[str, FrameGraphs] | None = None,
 ) -> tuple[dict[str, dict[str, list[float]]], str]:
     """Errors on the validation and test sets as Markdown (``report.md``) and parity plots
-    of the test set (of the validation set when there is no test set)."""
+    of the test set (of the validation set when there is no test set), written to
+    ``out_dir`` (None: returned only). ``graphs``: those already built, by split name."""
     metrics: dict[str, dict[str, list[float]]] = {}
     sections = []
     plotted: tuple[LabelledFrames, Predictions] | None = None
     for name, part in (("valid", splits.valid), ("test", splits.test)):
         if part is None:
             continue
-        predictions = evaluate(model, part, batch_size, device)
+        predictions = evaluate(model, (graphs or {}).get(name, part), batch_size, device)
         metrics[name] = predictions.errors.metrics()
         sections.append(f"## {name} ({len(part)} frames)\n\n{metrics_table(metrics[name])}\n")
         plotted = (part, predictions)
@@ -318,7 +359,8 @@ def final_report(
         f"{len(splits.train)} training frames\n"
     )
     report = "\n".join([header, *sections])
-    atomic_write_text(out_dir / "report.md", report)
-    if plotted is not None:
-        plot_parity(*plotted, out_dir / "parity.png")
+    if out_dir is not None:
+        atomic_write_text(out_dir / "report.md", report)
+        if plotted is not None:
+            plot_parity(*plotted, out_dir / "parity.png")
     return metrics, report

@@ -1,7 +1,10 @@
 """``Trainer``: one run's model, EMA, optimiser, schedule and bookkeeping, epoch by epoch.
 
 Everything that changes during training is in :meth:`Trainer.state_dict`, so a run
-restored from it continues exactly as if it had never stopped.
+restored from it continues exactly as if it had never stopped. Across processes
+(:mod:`fusionpot.train.distributed`) every rank holds the same state: each takes its
+share of every global batch, DistributedDataParallel adds the gradients, and the
+validation errors are summed over ranks.
 """
 
 from __future__ import annotations
@@ -13,11 +16,13 @@ from typing import Any
 
 import numpy as np
 import torch
+from torch.nn.parallel import DistributedDataParallel
 
 from fusionpot.models import ForceOutput
 from fusionpot.train.config import OptimConfig
-from fusionpot.train.dataset import LabelledFrames
-from fusionpot.train.evaluate import evaluate
+from fusionpot.train.distributed import ALONE, Ranks
+from fusionpot.train.evaluate import error_sums
+from fusionpot.train.graphs import FrameGraphs
 from fusionpot.train.loss import ErrorSums, batch_errors, weighted_loss
 from fusionpot.train.optim import make_ema, make_optimizer, make_scheduler, scheduler_step
 
@@ -35,19 +40,30 @@ class Trainer:
 
     ``epoch`` counts finished epochs; ``history`` holds one metrics row per epoch (row 0:
     the untrained model); ``best_loss``/``best_epoch`` track the validation loss of the
-    EMA weights (the training loss when there is no validation set).
+    EMA weights (the training loss when there is no validation set). ``ranks``: this
+    process among those training together (default: alone).
     """
 
     def __init__(
-        self, model: torch.nn.Module, config: OptimConfig, seed: int, device: torch.device
+        self,
+        model: torch.nn.Module,
+        config: OptimConfig,
+        seed: int,
+        device: torch.device,
+        ranks: Ranks = ALONE,
     ) -> None:
         self.model = model
         self.config = config
         self.seed = seed
         self.device = device
+        self.ranks = ranks
         model_config: Any = model.config
         self.model_config = model_config
-        self.force_model = ForceOutput(model, compute_stress=False)
+        self.force_model: torch.nn.Module = ForceOutput(model, compute_stress=False)
+        if ranks.world_size > 1:
+            self.force_model = DistributedDataParallel(
+                self.force_model, device_ids=[device] if device.type == "cuda" else None
+            )
         self.optimizer = make_optimizer(model, config)
         self.scheduler = make_scheduler(self.optimizer, config)
         self.ema = make_ema(model, config.ema_decay)
@@ -73,27 +89,24 @@ class Trainer:
     def loss(self, errors: ErrorSums) -> torch.Tensor:
         return weighted_loss(errors, self.w_energy, self.w_forces, self.config.gap_weight)
 
-    def train_epoch(self, train: LabelledFrames, on_batch: Callable[[float], None]) -> float:
+    def train_epoch(self, train: FrameGraphs, on_batch: Callable[[float], None]) -> float:
         """One pass over ``train`` in this epoch's seeded order; returns the epoch's loss.
 
-        ``on_batch(loss)`` is called after every optimiser step (progress bars).
+        Each global batch of ``batch_size`` frames is shared between the ranks; its loss
+        is that of the whole batch on every rank. ``on_batch(loss)`` is called after every
+        optimiser step (progress bars).
         """
-        c, mc = self.config, self.model_config
+        c = self.config
         self.force_model.train()
         order = epoch_order(len(train), self.seed, self.epoch)
         total: ErrorSums | None = None
         for start in range(0, len(train), c.batch_size):
-            batch = train.batch(
-                order[start : start + c.batch_size],
-                mc.elements,
-                mc.r_max,
-                mc.torch_dtype,
-                self.device,
-            )
-            errors = batch_errors(self.force_model(batch.graph), batch)
+            batch = train.batch(*self.ranks.share(order[start : start + c.batch_size]))
+            errors = self.ranks.global_sums(batch_errors(self.force_model(batch.graph), batch))
             loss = self.loss(errors)
             self.optimizer.zero_grad(set_to_none=True)
-            loss.backward()
+            # DDP averages the ranks' gradients: N times each rank's part is their sum
+            (loss * self.ranks.world_size).backward()
             if c.clip_grad is not None:
                 torch.nn.utils.clip_grad_norm_(self.model.parameters(), c.clip_grad)
             self.optimizer.step()
@@ -107,7 +120,7 @@ class Trainer:
         return float(self.loss(total))
 
     def validation_row(
-        self, module: torch.nn.Module, valid: LabelledFrames | None, train_loss: float
+        self, module: torch.nn.Module, valid: FrameGraphs | None, train_loss: float
     ) -> dict[str, Any]:
         """A metrics row for the current epoch: lr, losses and validation MAE per state
         (energy meV/atom, forces meV/Å; NaN without a validation set)."""
@@ -115,21 +128,21 @@ class Trainer:
         row["train_loss"], row["valid_loss"] = train_loss, math.nan
         metrics: dict[str, list[float]] = {}
         if valid is not None:
-            predictions = evaluate(module, valid, self.config.eval_batch_size, self.device)
-            row["valid_loss"] = float(self.loss(predictions.errors))
-            metrics = predictions.errors.metrics()
+            errors = error_sums(module, valid, self.config.eval_batch_size, self.ranks)
+            row["valid_loss"] = float(self.loss(errors))
+            metrics = errors.metrics()
         for s in range(self.model_config.n_states):
             for name in ("energy_mae", "forces_mae"):
                 row[f"valid_{name}_s{s}"] = metrics.get(name, [math.nan] * (s + 1))[s]
         row["time_s"] = 0.0
         return row
 
-    def record_untrained(self, valid: LabelledFrames | None) -> None:
+    def record_untrained(self, valid: FrameGraphs | None) -> None:
         """Row 0 of the history: the untrained model, where the learning curve starts."""
         self.history.append(self.validation_row(self.model, valid, math.nan))
 
     def run_epoch(
-        self, train: LabelledFrames, valid: LabelledFrames | None, on_batch: Callable[[float], None]
+        self, train: FrameGraphs, valid: FrameGraphs | None, on_batch: Callable[[float], None]
     ) -> bool:
         """Train one epoch, validate the EMA weights, step the schedule; True when the
         validation loss improved (the caller saves :attr:`averaged` then)."""
