@@ -28,13 +28,19 @@ from ase.stress import full_3x3_to_voigt_6_stress
 from fusionpot.calculators import _malloc
 from fusionpot.data import atoms_to_graph, keys
 from fusionpot.export import ExportedPotential, SteadyScript, load_potential
+from fusionpot.export.torchscript import accepts_atomic_virial
 from fusionpot.models import load_model, save_model
 from fusionpot.models.config import DTYPES
+from fusionpot.models.embedding import edge_vectors
 
 __all__ = ["FusionCalculator"]
 
 #: the calculator's parameters (``set``/``todict``), in this order
 PARAMETERS = ("model", "state", "device", "dtype")
+
+#: atoms closer than this (Å, in the model's dtype) are "at the same position": the edge
+#: between them has no direction, and the model's energy is NaN there
+COINCIDENT = 1e-8
 
 
 def _device_name(device: torch.device | str) -> str:
@@ -76,6 +82,47 @@ def _state_index(state: Any) -> int:
     if isinstance(state, bool) or not isinstance(state, (int, np.integer)):
         raise TypeError(f"state must be an integer, got {state!r}")
     return int(state)
+
+
+def _check_structures(structures: Sequence[ase.Atoms], needs_cell: str | None) -> None:
+    """Each structure has atoms, and a periodic cell with a volume if the property named
+    ``needs_cell`` (``"stress"``, ``"stresses"`` or None) needs one."""
+    for g, atoms in enumerate(structures):
+        if not isinstance(atoms, ase.Atoms):
+            continue  # atoms_to_graph names it
+        if len(atoms) == 0:
+            which = "the structure" if len(structures) == 1 else f"structure {g}"
+            raise ValueError(f"{which} has no atoms: nothing to compute")
+        if needs_cell is not None and (not atoms.pbc.any() or atoms.cell.volume <= 0):
+            raise PropertyNotImplementedError(
+                f"{needs_cell} needs a periodic cell; structure {g} has none"
+            )
+
+
+def _check_distinct_positions(graph: dict[str, torch.Tensor]) -> None:
+    """Raise ``ValueError`` naming two atoms (of one structure) that an edge joins at a
+    distance under :data:`COINCIDENT` Å, instead of the model's NaN."""
+    vectors = edge_vectors(
+        graph[keys.POSITIONS],
+        graph[keys.CELL],
+        graph[keys.EDGE_INDEX],
+        graph[keys.EDGE_CELL_SHIFT],
+        graph[keys.BATCH],
+    )
+    close = torch.linalg.norm(vectors, dim=1) < COINCIDENT
+    if not bool(close.any()):
+        return
+    e = int(torch.nonzero(close)[0, 0])
+    sender, receiver = (int(k) for k in graph[keys.EDGE_INDEX][:, e])
+    g = int(graph[keys.BATCH][receiver])
+    first = int(graph[keys.PTR][g])
+    image = "" if not bool(graph[keys.EDGE_CELL_SHIFT][e].any()) else " (a periodic image)"
+    i, j = sorted((receiver - first, sender - first))
+    where = "" if graph[keys.PTR].shape[0] == 2 else f" of structure {g}"
+    raise ValueError(
+        f"atoms {i} and {j}{image}{where} are at the same position (closer than "
+        f"{COINCIDENT:g} Å): the model is undefined there"
+    )
 
 
 def _source_of(module: torch.nn.Module) -> torch.nn.Module:
@@ -134,10 +181,13 @@ class FusionCalculator(Calculator):
     Results (ASE's names and units), of ``state``: ``energy``, ``free_energy`` (eV),
     ``energies`` [n_atoms] eV (ASE's per-atom energies, the model's atomic energies; they
     sum to ``energy``), ``forces`` [n_atoms, 3] eV/Å, ``stress`` (6 Voigt components,
-    eV/Å³; periodic cells only). Of every state: ``state_energies`` [n_states] eV and
-    ``state_forces`` [n_states, n_atoms, 3] eV/Å (names of their own: ASE's writers
-    store only its own names, so extxyz and ``ase.db`` keep the per-atom and chosen-state
-    results and skip these). Energies are float64 in every model dtype.
+    eV/Å³; periodic cells only), ``stresses`` [n_atoms, 6] eV/Å³ (ASE's per-atom stress, as
+    ``ase.calculators.lj`` gives it: each atom's virial share ``W_a`` from the model's
+    edge split, ``-W_a / V`` in Voigt order; they sum to ``stress``; periodic cells only,
+    and models exported since per-atom virials exist). Of every state: ``state_energies``
+    [n_states] eV and ``state_forces`` [n_states, n_atoms, 3] eV/Å (names of their own:
+    ASE's writers store only its own names, so extxyz and ``ase.db`` keep the per-atom and
+    chosen-state results and skip these). Energies are float64 in every model dtype.
 
     Pickling keeps the parameters (and the model's bytes when it was given a module),
     the last atoms and results; unpickling loads the model again, in any process.
@@ -149,6 +199,7 @@ class FusionCalculator(Calculator):
         "energies",
         "forces",
         "stress",
+        "stresses",
         "state_energies",
         "state_forces",
     ]
@@ -287,7 +338,9 @@ class FusionCalculator(Calculator):
         The dicts hold ASE's names and units, as ``calc.results`` would: always
         ``energy``, ``free_energy``, ``energies`` and ``state_energies``, and those of
         ``properties`` that cost a derivative (``forces``, ``state_forces``,
-        ``stress``). The structures may differ in size, elements and periodicity.
+        ``stress``, ``stresses``). The structures may differ in size, elements and
+        periodicity. An empty structure, or two atoms at the same position, raise
+        ``ValueError`` naming them.
         """
         unknown = sorted(set(properties) - set(self.implemented_properties))
         if unknown:
@@ -296,15 +349,21 @@ class FusionCalculator(Calculator):
         all_states = "state_forces" in properties
         forces = all_states or "forces" in properties
         stress = "stress" in properties
-        if stress:
-            for g, atoms in enumerate(structures):
-                if not atoms.pbc.any() or atoms.cell.volume <= 0:
-                    raise PropertyNotImplementedError(
-                        f"stress needs a periodic cell; structure {g} has none"
-                    )
+        stresses = "stresses" in properties
+        _check_structures(structures, "stress" if stress else "stresses" if stresses else None)
+        if stresses and not accepts_atomic_virial(self.model):
+            raise PropertyNotImplementedError(
+                "this exported model predates per-atom virials (ASE's stresses): export it "
+                "again with `fusionpot export`"
+            )
         state = self.state
         graph = atoms_to_graph(structures, self.elements, self.r_max, self.dtype, self.device)
-        out = self.model(graph, -1 if all_states else state, forces, stress)
+        _check_distinct_positions(graph)
+        chosen_state = -1 if all_states else state
+        if stresses:
+            out = self.model(graph, chosen_state, forces, stress, True)
+        else:  # four arguments: files exported before per-atom virials take no fifth
+            out = self.model(graph, chosen_state, forces, stress)
         energies = out[keys.ENERGY].detach().cpu().double().numpy()
         atomic = out[keys.ATOMIC_ENERGY][:, state].detach().cpu().double().numpy()
         ptr = graph[keys.PTR].tolist()
@@ -326,5 +385,9 @@ class FusionCalculator(Calculator):
             if stress:
                 sigma = out[keys.STRESS][g, chosen].detach().cpu().double().numpy()
                 result["stress"] = full_3x3_to_voigt_6_stress(sigma)
+            if stresses:
+                w = out[keys.ATOMIC_VIRIAL][atoms_g, chosen].detach().cpu().double().numpy()
+                volume = structures[g].cell.volume
+                result["stresses"] = full_3x3_to_voigt_6_stress(-w / volume)
             results.append(result)
         return results

@@ -29,10 +29,12 @@ from typing import Final
 __all__ = [
     "ATOMIC_ENERGY",
     "ATOMIC_NUMBERS",
+    "ATOMIC_VIRIAL",
     "BATCH",
     "CELL",
     "EDGE_CELL_SHIFT",
     "EDGE_INDEX",
+    "EDGE_VECTORS",
     "ENERGY",
     "FIELDS",
     "FORCES",
@@ -59,12 +61,14 @@ PBC: Final[str] = "pbc"
 BATCH: Final[str] = "batch"
 PTR: Final[str] = "ptr"
 LOCAL_MASK: Final[str] = "local_mask"
+EDGE_VECTORS: Final[str] = "edge_vectors"
 # ---------------------------------------------------------------- outputs
 ENERGY: Final[str] = "energy"
 ATOMIC_ENERGY: Final[str] = "atomic_energy"
 FORCES: Final[str] = "forces"
 VIRIAL: Final[str] = "virial"
 STRESS: Final[str] = "stress"
+ATOMIC_VIRIAL: Final[str] = "atomic_virial"
 
 SCOPES: Final[tuple[str, ...]] = ("atom", "edge", "graph")
 
@@ -144,6 +148,16 @@ FIELDS: Final[dict[str, Field]] = {
             "optional: atoms whose energies count (LAMMPS local atoms; absent = all)",
         ),
         Field(
+            EDGE_VECTORS,
+            "edge",
+            "[n_edges, 3]",
+            "Å",
+            "float",
+            False,
+            "optional: r_ij of each edge, used instead of computing it from the positions "
+            "(ForceOutput passes them to differentiate with respect to each edge)",
+        ),
+        Field(
             ENERGY,
             "graph",
             "[n_graphs, n_states]",
@@ -188,6 +202,16 @@ FIELDS: Final[dict[str, Field]] = {
             True,
             "σ_s = (1/V) ∂E_s/∂ε = -W_s/V, ASE's sign (periodic graphs; zeros otherwise)",
         ),
+        Field(
+            ATOMIC_VIRIAL,
+            "atom",
+            "[n_atoms, n_states, 3, 3]",
+            "eV",
+            "float",
+            True,
+            "per-atom virial: each edge's -sym(r_ij ⊗ ∂E_s/∂r_ij) shared half/half by its two "
+            "atoms; sums to the virial of its graph",
+        ),
     )
 }
 
@@ -196,7 +220,7 @@ def fields_of_scope(scope: str) -> tuple[str, ...]:
     """Keys whose leading axis runs over ``scope`` (``"atom"``, ``"edge"`` or ``"graph"``).
 
     >>> fields_of_scope("edge")
-    ('edge_index', 'edge_cell_shift')
+    ('edge_index', 'edge_cell_shift', 'edge_vectors')
     """
     if scope not in SCOPES:
         raise ValueError(f"scope must be one of {SCOPES}, got {scope!r}")

@@ -4,14 +4,19 @@ The exported module's interface (fixed; the LAMMPS pair style and the ASE calcul
 rely on it)::
 
     forward(data: Dict[str, Tensor], state: int = -1, compute_forces: bool = True,
-            compute_virial: bool = False) -> Dict[str, Tensor]
+            compute_virial: bool = False, compute_atomic_virial: bool = False)
+        -> Dict[str, Tensor]
 
 Inputs are the fields of :mod:`fusionpot.data.keys` (positions [N, 3] Å in the model's
 dtype, species, edge_index, edge_cell_shift, cell [G, 3, 3] Å, batch, ptr and the
 optional local_mask [N] bool). Outputs: ``energy`` [G, S] eV and ``atomic_energy``
 [N, S] eV of all S states (counted atoms only); with ``compute_forces``, ``forces``
 [N, S_f, 3] eV/Å on every atom; with ``compute_virial``, ``virial`` [G, S_f, 3, 3] eV and
-``stress`` [G, S_f, 3, 3] eV/Å³; S_f = S for ``state == -1``, else 1.
+``stress`` [G, S_f, 3, 3] eV/Å³; with ``compute_atomic_virial``, ``atomic_virial``
+[N, S_f, 3, 3] eV on every atom (each edge's share, summing to ``virial``; see
+:class:`~fusionpot.models.ForceOutput`); S_f = S for ``state == -1``, else 1. Files
+exported before ``compute_atomic_virial`` existed take only the first four arguments
+(:func:`accepts_atomic_virial`).
 """
 
 from __future__ import annotations
@@ -37,6 +42,7 @@ from fusionpot.models.config import DTYPES
 __all__ = [
     "ExportedPotential",
     "SteadyScript",
+    "accepts_atomic_virial",
     "convert_dtype",
     "export_model",
     "load_eager",
@@ -75,6 +81,7 @@ class ExportedPotential(torch.nn.Module):
         state: int = -1,
         compute_forces: bool = True,
         compute_virial: bool = False,
+        compute_atomic_virial: bool = False,
     ) -> dict[str, torch.Tensor]:
         if state < -1 or state >= self.n_states:
             raise ValueError(
@@ -88,7 +95,21 @@ class ExportedPotential(torch.nn.Module):
             )
         if keys.LOCAL_MASK in data and data[keys.LOCAL_MASK].dtype != torch.bool:
             raise TypeError("local_mask must be a bool tensor [n_atoms]")
-        return self.potential.evaluate(data, state, compute_forces, compute_virial)
+        return self.potential.evaluate(
+            data, state, compute_forces, compute_virial, compute_atomic_virial
+        )
+
+
+def accepts_atomic_virial(module: torch.nn.Module) -> bool:
+    """Whether ``module`` (from :func:`load_potential` or :func:`load_exported`) takes
+    ``compute_atomic_virial``: eager modules do, and files exported since it exists."""
+    if isinstance(module, SteadyScript):
+        module = module.scripted
+    if not isinstance(module, torch.jit.ScriptModule):
+        return True
+    schema = module.forward.schema  # type: ignore[attr-defined]  # a ScriptMethod's
+    names = [argument.name for argument in schema.arguments]
+    return "compute_atomic_virial" in names
 
 
 def metadata_of(module: Any) -> dict[str, Any]:

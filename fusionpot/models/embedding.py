@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import torch
 
+from fusionpot.data import keys
 from fusionpot.models._mace import RadialEmbeddingBlock, compile_mode, o3
 
-__all__ = ["EdgeEmbedding", "edge_vectors"]
+__all__ = ["EdgeEmbedding", "edge_vectors", "graph_edge_vectors"]
 
 
 def edge_vectors(
@@ -26,6 +27,21 @@ def edge_vectors(
     lattice = cell.index_select(0, batch.index_select(0, receiver))
     shift = torch.einsum("ek,ekx->ex", edge_cell_shift.to(positions.dtype), lattice)
     return positions.index_select(0, sender) + shift - positions.index_select(0, receiver)
+
+
+def graph_edge_vectors(data: dict[str, torch.Tensor]) -> torch.Tensor:
+    """The edge vectors of a graph dict: ``data["edge_vectors"]`` when given (ForceOutput
+    passes them to differentiate with respect to each edge), else :func:`edge_vectors` of
+    its positions and cell. Returns [n_edges, 3] Å."""
+    if keys.EDGE_VECTORS in data:
+        return data[keys.EDGE_VECTORS]
+    return edge_vectors(
+        data[keys.POSITIONS],
+        data[keys.CELL],
+        data[keys.EDGE_INDEX],
+        data[keys.EDGE_CELL_SHIFT],
+        data[keys.BATCH],
+    )
 
 
 @compile_mode("script")

@@ -6,6 +6,7 @@ import torch
 
 from fusionpot.data import keys
 from fusionpot.models._mace import compile_mode
+from fusionpot.models.embedding import edge_vectors
 
 __all__ = ["ForceOutput"]
 
@@ -20,10 +21,17 @@ class ForceOutput(torch.nn.Module):
     n_states, 3, 3] eV), ``σ_s = -W_s / V`` (eV/Å³, ASE's sign, zero for non-periodic
     graphs whose cell has no volume).
 
+    With ``compute_atomic_virial``, the edge vectors r_ij are differentiated too and each
+    edge's ``-sym(r_ij ⊗ ∂E_s/∂r_ij)`` is shared half/half by its two atoms (nequip's and
+    mace-torch's split): ``atomic_virial`` [n_atoms, n_states, 3, 3] eV, whose sum over a
+    graph's atoms is its ``W_s`` (E depends on positions and cell only through r_ij, and
+    ``x -> x (1 + ε)`` maps r_ij to r_ij (1 + ε)). Under ``local_mask`` the derivatives
+    are those of the counted energy, and every atom (ghosts too) gets its share.
+
     One backward pass per state (a loop, TorchScript-compatible). In training mode
     the graph is kept (``create_graph``) so losses on forces can be differentiated.
     :meth:`evaluate` chooses the state and what to differentiate (the exported model's
-    interface); ``forward(data)`` is ``evaluate(data, -1, True, compute_stress)``.
+    interface); ``forward(data)`` is ``evaluate(data, -1, True, compute_stress, False)``.
     """
 
     def __init__(self, model: torch.nn.Module, compute_stress: bool = True) -> None:
@@ -32,7 +40,7 @@ class ForceOutput(torch.nn.Module):
         self.compute_stress = compute_stress
 
     def forward(self, data: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        return self.evaluate(data, -1, True, self.compute_stress)
+        return self.evaluate(data, -1, True, self.compute_stress, False)
 
     @torch.jit.export
     def evaluate(
@@ -41,8 +49,10 @@ class ForceOutput(torch.nn.Module):
         state: int,
         compute_forces: bool,
         compute_virial: bool,
+        compute_atomic_virial: bool,
     ) -> dict[str, torch.Tensor]:
-        """Energies of all states; forces/virial/stress of ``state`` (-1: of every state).
+        """Energies of all states; forces/virial/stress/atomic virial of ``state`` (-1: of
+        every state).
 
         With ``local_mask`` [n_atoms] bool in ``data``, only the masked atoms' energies
         count (``atomic_energy`` is zero elsewhere) and the derivatives are of that sum,
@@ -69,7 +79,22 @@ class ForceOutput(torch.nn.Module):
             wrt.append(strain)
         else:
             inputs[keys.POSITIONS] = positions
+        vectors = positions.new_zeros(0, 3)
+        if compute_atomic_virial:
+            vectors = edge_vectors(
+                inputs[keys.POSITIONS],
+                inputs[keys.CELL],
+                data[keys.EDGE_INDEX],
+                data[keys.EDGE_CELL_SHIFT],
+                batch,
+            )
+            if not vectors.requires_grad:
+                vectors.requires_grad_(True)
+            inputs[keys.EDGE_VECTORS] = vectors
+            wrt.append(vectors)
         out = self.model(inputs)
+        if compute_atomic_virial:
+            del out[keys.EDGE_VECTORS]
         if keys.LOCAL_MASK in data:
             counted = data[keys.LOCAL_MASK].unsqueeze(1)
             atomic_energy = out[keys.ATOMIC_ENERGY]
@@ -84,6 +109,7 @@ class ForceOutput(torch.nn.Module):
         states = list(range(energy.shape[1])) if state < 0 else [state]
         forces: list[torch.Tensor] = []
         virials: list[torch.Tensor] = []
+        atomic_virials: list[torch.Tensor] = []
         for k, s in enumerate(states):
             grads = torch.autograd.grad(
                 [energy[:, s].sum()],
@@ -96,9 +122,15 @@ class ForceOutput(torch.nn.Module):
                 assert gradient is not None
                 forces.append(-gradient)
             if compute_virial:
-                virial = grads[-1]
+                virial = grads[int(compute_forces)]
                 assert virial is not None
                 virials.append(-virial)
+            if compute_atomic_virial:
+                edge_gradient = grads[-1]
+                assert edge_gradient is not None
+                atomic_virials.append(
+                    _atomic_virial(vectors, edge_gradient, data[keys.EDGE_INDEX], batch.shape[0])
+                )
         if compute_forces:
             out[keys.FORCES] = torch.stack(forces, dim=1)
         if compute_virial:
@@ -109,4 +141,21 @@ class ForceOutput(torch.nn.Module):
             )
             out[keys.VIRIAL] = virial
             out[keys.STRESS] = -virial * inverse[:, None, None, None]
+        if compute_atomic_virial:
+            out[keys.ATOMIC_VIRIAL] = torch.stack(atomic_virials, dim=1)
         return out
+
+
+def _atomic_virial(
+    vectors: torch.Tensor, gradient: torch.Tensor, edge_index: torch.Tensor, n_atoms: int
+) -> torch.Tensor:
+    """Per-atom virials [n_atoms, 3, 3] eV from the edge vectors r_ij [n_edges, 3] Å and
+    ∂E/∂r_ij [n_edges, 3] eV/Å: ``W_a = -½ Σ_{edges e at a} sym(r_e ⊗ ∂E/∂r_e)``, an
+    edge counted once at its sender and once at its receiver."""
+    edge_virial = torch.einsum("ea,eb->eab", vectors, gradient)
+    edge_virial = -0.25 * (edge_virial + edge_virial.transpose(1, 2))
+    return (
+        edge_virial.new_zeros(n_atoms, 3, 3)
+        .index_add(0, edge_index[0], edge_virial)
+        .index_add(0, edge_index[1], edge_virial)
+    )

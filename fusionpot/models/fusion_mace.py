@@ -7,7 +7,7 @@ from fusionpot.fusion.diagram import format_irreps_list
 from fusionpot.models._mace import compile_mode, o3
 from fusionpot.models.base import EnergyModel
 from fusionpot.models.config import FusionMACEConfig, default_dtype
-from fusionpot.models.embedding import EdgeEmbedding, edge_vectors
+from fusionpot.models.embedding import EdgeEmbedding, graph_edge_vectors
 from fusionpot.models.interaction import Interaction
 from fusionpot.models.product import FusionProduct, channel_irreps
 from fusionpot.models.readout import LinearStateReadout, MLPStateReadout
@@ -115,9 +115,7 @@ class FusionMACE(EnergyModel):
         positions = data[keys.POSITIONS]
         edge_index = data[keys.EDGE_INDEX]
         node_attrs = self.node_attributes(data)
-        vectors = edge_vectors(
-            positions, data[keys.CELL], edge_index, data[keys.EDGE_CELL_SHIFT], data[keys.BATCH]
-        )
+        vectors = graph_edge_vectors(data)
         radial, harmonics = self.edge_embedding(vectors)
         h = self.node_embedding(node_attrs)
         readout_sum = positions.new_zeros(positions.shape[0], self.n_states)

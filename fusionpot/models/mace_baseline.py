@@ -28,7 +28,7 @@ from fusionpot.data import keys
 from fusionpot.models._mace import MACE, RealAgnosticResidualInteractionBlock, compile_mode, o3
 from fusionpot.models.base import EnergyModel
 from fusionpot.models.config import ConfigDict, default_dtype
-from fusionpot.models.embedding import edge_vectors
+from fusionpot.models.embedding import graph_edge_vectors
 from fusionpot.models.product import channel_irreps
 
 __all__ = ["MACEBaseline", "MACEConfig"]
@@ -109,9 +109,7 @@ class MACEBaseline(EnergyModel):
         species = data[keys.SPECIES]
         edge_index = data[keys.EDGE_INDEX]
         node_attrs = self.node_attributes(data)
-        vectors = edge_vectors(
-            positions, data[keys.CELL], edge_index, data[keys.EDGE_CELL_SHIFT], data[keys.BATCH]
-        )
+        vectors = graph_edge_vectors(data)
         lengths = torch.linalg.norm(vectors, dim=-1, keepdim=True)
         edge_attrs = self.spherical_harmonics(vectors)
         edge_feats, cutoff = self.radial_embedding(
