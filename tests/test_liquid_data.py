@@ -101,6 +101,7 @@ def test_frames_carry_provenance_and_their_own_labels_and_resume(
     ]
     for frame in frames:
         assert frame.info["method"] == "GFN1-xTB" and frame.info["program"].startswith("tblite")
+        assert frame.info["basis"] == "minimal (xTB)"  # read back intact
         assert frame.info["md_time_fs"] == frame.info["md_step"] * 0.5
         assert frame.info["seed"] == 0 and frame.info["timestep_fs"] == 0.5
         assert frame.info["temperature_K"] in (300.0, 450.0)

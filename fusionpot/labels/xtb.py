@@ -58,7 +58,6 @@ class XTBLabeller(Labeller):
         return {
             "program": f"tblite {version}",
             "method": self.method,
-            "functional": "",
             "basis": "minimal (xTB)",
             "states": "S0",
             "accuracy": self.accuracy,
