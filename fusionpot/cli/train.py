@@ -21,7 +21,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default=None, help="auto, cpu, cuda, cuda:1, ...")
     parser.add_argument("--seed", type=int, default=None, help="overrides seed")
     parser.add_argument(
-        "--arch", choices=["fusion-mace", "mace"], default=None, help="overrides model.arch"
+        "--arch",
+        choices=["fusion-mace", "mace", "cormorant", "fusion-cormorant"],
+        default=None,
+        help="overrides model.arch",
     )
     parser.add_argument(
         "--dtype", choices=["float32", "float64"], default=None, help="overrides model.dtype"

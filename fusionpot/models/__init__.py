@@ -1,4 +1,7 @@
-"""Fusion-MACE: MACE's message passing with a fusion-diagram product basis, S states.
+"""Energy models of S states: Fusion-MACE and MACE, Cormorant and Fusion-Cormorant.
+
+``model.arch`` (:data:`ARCHITECTURES`) names them: ``fusion-mace``, ``mace``,
+``cormorant``, ``fusion-cormorant``; :func:`build_model` builds any from its config.
 
 >>> import torch
 >>> from ase.build import molecule
@@ -18,7 +21,8 @@ from fusionpot.models.build import (
     load_model,
     save_model,
 )
-from fusionpot.models.config import FusionMACEConfig
+from fusionpot.models.config import CormorantConfig, FusionCormorantConfig, FusionMACEConfig
+from fusionpot.models.cormorant import Cormorant, FusionCormorant
 from fusionpot.models.forces import ForceOutput
 from fusionpot.models.fusion_mace import FusionMACE
 from fusionpot.models.mace_baseline import MACEBaseline, MACEConfig
@@ -27,7 +31,11 @@ from fusionpot.models.reference import fit_reference_energies, species_counts
 __all__ = [
     "ARCHITECTURES",
     "FORMAT_VERSION",
+    "Cormorant",
+    "CormorantConfig",
     "ForceOutput",
+    "FusionCormorant",
+    "FusionCormorantConfig",
     "FusionMACE",
     "FusionMACEConfig",
     "MACEBaseline",

@@ -19,11 +19,25 @@ from ase.data import atomic_numbers
 
 from fusionpot.fusion.diagram import DiagramSyntaxError, FusionDiagram, parse_irreps_list
 
-__all__ = ["DTYPES", "LEAVES", "ConfigDict", "FusionMACEConfig", "default_dtype"]
+__all__ = [
+    "CORMORANT_LEAVES",
+    "DTYPES",
+    "LEAVES",
+    "ConfigDict",
+    "CormorantConfig",
+    "FusionCormorantConfig",
+    "FusionFields",
+    "FusionMACEConfig",
+    "default_dtype",
+]
 
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
-#: leaf names a diagram may use: the one-particle basis A and the node's own features h
+#: leaf names a Fusion-MACE diagram may use: the one-particle basis A and the node's own
+#: features h (A is required)
 LEAVES = ("A", "h")
+#: leaf names a Fusion-Cormorant diagram may use, per edge i <- j: the edge harmonics Y
+#: (required), the centre's features c (atom i) and the neighbour's features n (atom j)
+CORMORANT_LEAVES = ("Y", "c", "n")
 
 
 @dataclass(frozen=True)
@@ -118,24 +132,23 @@ def _check_integer(name: str, value: Any) -> None:
 
 
 @dataclass(frozen=True)
-class FusionMACEConfig(ConfigDict):
-    """Hyperparameters of :class:`~fusionpot.models.FusionMACE`: the shared fields of
-    :class:`ConfigDict` and
+class FusionFields(ConfigDict):
+    """The fields every fusion architecture adds to :class:`ConfigDict`:
 
-    diagram: fusion tree over leaves ``A`` (one-particle basis) and ``h`` (the node's
-        features entering the layer), without output irreps, e.g. ``"((A, A), (A, h))"``;
-        each layer fuses into its own output irreps.
+    diagram: fusion tree over the architecture's leaves (:attr:`leaves`), without output
+        irreps; each layer fuses into its own output irreps.
     weights: ``"vertex"`` or ``"path"`` (see :class:`~fusionpot.fusion.FusionBlock`).
-    constant_leaf: append a constant ``1x0e`` to A so that every body order up to the
-        diagram's is included (MACE's product basis is the caterpillar over A + 1).
+    constant_leaf: append a constant ``1x0e`` to the feature leaves, so that every lower
+        order of the diagram's product is included too.
     fusion_lmax: largest l on the diagram's internal edges (None: the block's default).
     """
 
-    diagram: str = "((A, A), A)"
+    diagram: str = ""
     weights: str = "vertex"
     constant_leaf: bool = True
     fusion_lmax: int | None = None
-    arch: ClassVar[str] = "fusion-mace"
+    #: leaf names a diagram may use; the first one it must use
+    leaves: ClassVar[tuple[str, ...]]
 
     def _validate(self) -> None:
         super()._validate()
@@ -151,11 +164,66 @@ class FusionMACEConfig(ConfigDict):
             tree = FusionDiagram.parse(f"{self.diagram} -> 0e")
         except DiagramSyntaxError as error:
             raise ValueError(f"diagram {self.diagram!r} does not parse: {error}") from None
-        unknown = set(tree.leaf_names) - set(LEAVES)
-        if unknown or "A" not in tree.leaf_names:
+        required, *optional = self.leaves
+        unknown = set(tree.leaf_names) - set(self.leaves)
+        if unknown or required not in tree.leaf_names:
             raise ValueError(
-                f"diagram {self.diagram!r} must use leaf A and may use h; found {sorted(unknown)}"
+                f"diagram {self.diagram!r} must use leaf {required} and may use "
+                f"{' and '.join(optional)}; found {sorted(unknown)}"
             )
+
+
+@dataclass(frozen=True)
+class FusionMACEConfig(FusionFields):
+    """Hyperparameters of :class:`~fusionpot.models.FusionMACE`: the shared fields of
+    :class:`ConfigDict`, and :class:`FusionFields` with
+
+    diagram: a tree over leaves ``A`` (one-particle basis) and ``h`` (the node's
+        features entering the layer), e.g. ``"((A, A), (A, h))"``.
+    constant_leaf: the constant ``1x0e`` is appended to A (MACE's product basis is the
+        caterpillar over A + 1).
+    """
+
+    diagram: str = "((A, A), A)"
+    arch: ClassVar[str] = "fusion-mace"
+    leaves: ClassVar[tuple[str, ...]] = LEAVES
+
+
+@dataclass(frozen=True)
+class CormorantConfig(ConfigDict):
+    """Hyperparameters of :class:`~fusionpot.models.Cormorant`: the fields of
+    :class:`ConfigDict`, read as Cormorant's (Anderson, Hy, Kondor 2019):
+
+    channels: channels of every irrep of the atom activations (Cormorant's num_channels).
+    l_max: largest l of the edge spherical harmonics (max_sh); hidden_irreps: the irreps of
+        one channel of the activations (maxl, with parities).
+    radial_mlp: hidden sizes of each layer's learnable radial functions of the Bessel
+        basis; ``[]`` gives Cormorant's radial functions, linear in the basis.
+    n_layers: CG layers (levels); readout_mlp: hidden scalars per state in the last readout.
+    """
+
+    arch: ClassVar[str] = "cormorant"
+
+
+@dataclass(frozen=True)
+class FusionCormorantConfig(FusionFields):
+    """Hyperparameters of :class:`~fusionpot.models.FusionCormorant`: those of
+    :class:`CormorantConfig`, and :class:`FusionFields` with
+
+    diagram: a tree over the leaves of one edge i <- j: ``Y`` (the edge harmonics times
+        learnable radial functions, required), ``c`` (the centre's activations F_i) and
+        ``n`` (the neighbour's F_j); the block's output is summed over the neighbours j.
+        Choices (see :class:`~fusionpot.models.cormorant.FusionCGUpdate`):
+        ``"((c, n), Y)"`` (default) couples centre, neighbour and edge in one trilinear
+        map, which with the constant leaf contains Cormorant's aggregate ``Y ⊗ F_j``;
+        ``"((c, c), (n, Y))"`` adds Cormorant's CG square ``F_i ⊗ F_i`` to the same
+        block; ``"(n, Y)"`` is Cormorant's aggregate alone (channel-wise).
+    constant_leaf: the constant ``1x0e`` is appended to c and n.
+    """
+
+    diagram: str = "((c, n), Y)"
+    arch: ClassVar[str] = "fusion-cormorant"
+    leaves: ClassVar[tuple[str, ...]] = CORMORANT_LEAVES
 
 
 @contextlib.contextmanager
