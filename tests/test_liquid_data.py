@@ -9,7 +9,9 @@ from types import ModuleType
 
 import numpy as np
 import pytest
-from ase.units import _amu
+from ase import Atoms
+from ase.calculators.singlepoint import SinglePointCalculator
+from ase.units import GPa, _amu
 
 from fusionpot.labels import XTBLabeller
 from fusionpot.labels.store import read_frames
@@ -149,3 +151,36 @@ def test_resuming_with_other_settings_is_refused(script: ModuleType, tmp_path: P
     assert script.main(["--frames", "1", *args, "--seed", "7"]) == 2
     assert script.main(["--frames", "1", *args, "--conditions", "300"]) == 2
     assert len(read_frames(out / "labelled.extxyz")) == 1
+
+
+def _condition_frames(n: int, subset: str, stress_ev_a3: float) -> list[Atoms]:
+    frames = []
+    for step in np.random.default_rng(0).permutation(n) * 20 + 220:
+        atoms = Atoms("H2", positions=[[0, 0, 0], [0.74, 0, 0]], cell=np.eye(3) * 5, pbc=True)
+        atoms.info.update(subset=subset, md_step=int(step), md_time_fs=step * 0.5, energy_s0=-1.0)
+        atoms.calc = SinglePointCalculator(atoms, stress=[stress_ev_a3] * 3 + [0.0] * 3)
+        frames.append(atoms)
+    return frames
+
+
+def test_test_split_is_the_last_time_block_of_every_condition() -> None:
+    split = _load("split_data")
+    frames = _condition_frames(11, "T300_V1", 0.0) + _condition_frames(4, "T450_V1", 0.0)
+    train, test = split.time_block_split(frames, 0.1)
+    assert len(train) + len(test) == 15 and len(test) == 2 + 1
+    assert {id(a) for a in train}.isdisjoint(id(a) for a in test)
+    for subset in ("T300_V1", "T450_V1"):
+        last_train = max(a.info["md_step"] for a in train if a.info["subset"] == subset)
+        first_test = min(a.info["md_step"] for a in test if a.info["subset"] == subset)
+        assert last_train < first_test
+    with pytest.raises(ValueError, match="test fraction"):
+        split.time_block_split(frames, 1.0)
+
+
+def test_summary_pressure_is_minus_the_mean_normal_stress() -> None:
+    summarise = _load("summarise")
+    squeezed = _condition_frames(3, "T300_V0.95", -0.01)  # compressive stress: P > 0
+    assert summarise.pressure_gpa(squeezed[0]) == pytest.approx(0.01 / GPa)
+    text = summarise.table(squeezed + _condition_frames(2, "T300_V1.05", 0.002))
+    assert "| T300_V0.95 | 3 | 110–130 |" in text and f"{0.01 / GPa:.2f} ± 0.00" in text
+    assert "5 labelled frames" in text
