@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import math
 from collections import defaultdict
+from functools import partial
 from pathlib import Path
 
 from ase import Atoms
@@ -50,7 +51,7 @@ def main() -> None:
     args = parser.parse_args()
     train, test = time_block_split(read_frames(args.data), args.test_fraction)
     for name, frames in (("train", train), ("test", test)):
-        atomic_write(args.out / f"{name}.extxyz", lambda p, f=frames: write(p, f, format="extxyz"))
+        atomic_write(args.out / f"{name}.extxyz", partial(write, images=frames, format="extxyz"))
     print(f"{len(train)} train, {len(test)} test frames in {args.out}")
 
 
