@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import itertools
 import json
+import re
+import shutil
 import subprocess
 import sys
 import warnings
@@ -24,9 +26,12 @@ from fusionpot.export import (
     METADATA_FILE,
     SteadyScript,
     convert_dtype,
+    dump_metadata,
     export_model,
     load_exported,
     load_potential,
+    metadata_of,
+    read_metadata,
 )
 from fusionpot.models import ForceOutput, MACEConfig, build_model, save_model
 from fusionpot.testing import random_crystal
@@ -83,9 +88,101 @@ def test_metadata_and_attributes(exported, eager):
         "arch": "fusion-mace",
         "config": config.to_dict(),
     }
-    assert (module.r_max, module.n_layers, module.n_states) == (3.0, 2, config.n_states)
-    assert (list(module.elements), module.dtype_name) == (list(config.elements), "float64")
-    assert module.format_version == FORMAT_VERSION
+    assert module.metadata_json.encode() == extra[METADATA_FILE]  # one text: file and module
+    assert metadata_of(module) == metadata == read_metadata(exported)
+
+
+def test_loaded_versions_are_the_files_not_this_processs(exported, tmp_path):
+    """The versions of a loaded model are those that exported it, read from the file (or
+    from the module of that file in memory), not those of the running process."""
+    extra = {METADATA_FILE: ""}
+    module = torch.jit.load(str(exported), _extra_files=extra)
+    old = {**json.loads(extra[METADATA_FILE]), "fusionpot_version": "0.0.1", "torch_version": "1.0"}
+    module.metadata_json = dump_metadata(old)
+    path = tmp_path / "old.pt"
+    torch.jit.save(module, str(path), _extra_files={METADATA_FILE: dump_metadata(old)})
+    for source in (path, torch.jit.load(str(path))):
+        metadata = load_potential(source)[1]
+        assert (metadata["fusionpot_version"], metadata["torch_version"]) == ("0.0.1", "1.0")
+    assert load_exported(path)[1] == old
+
+
+PLUGIN_SOURCE = Path(__file__).resolve().parents[1] / "lammps_plugin" / "src"
+METADATA_DRIVER = r"""
+#include "fusion_metadata.h"
+#include <fstream>
+#include <iostream>
+#include <sstream>
+int main(int, char **argv)
+{
+  std::ifstream in(argv[1]);
+  std::stringstream text;
+  text << in.rdbuf();
+  try {
+    const auto m = fusionpot::parse_metadata(text.str(), argv[2]);
+    std::cout << m.format_version << "\n" << m.r_max << "\n" << m.n_layers << "\n"
+              << m.n_states << "\n" << m.dtype << "\n" << m.fusionpot_version << "\n";
+    for (const auto &element : m.elements) std::cout << element << " ";
+    std::cout << "\n";
+  } catch (const std::runtime_error &e) {
+    std::cout << e.what() << "\n";
+    return 1;
+  }
+}
+"""
+
+
+def test_the_lammps_plugin_reads_the_same_keys_and_checks_the_version(exported, tmp_path):
+    """lammps_plugin/src/fusion_metadata.h, compiled on its own: its constants are
+    fusionpot.export.metadata's, it reads an exported file's metadata.json to the values
+    Python reads, and refuses another format_version with one line naming file and both
+    versions, and a file of another format."""
+    header = (PLUGIN_SOURCE / "fusion_metadata.h").read_text()
+    constants = dict(re.findall(r"constexpr (?:const char \*|int )(k\w+) = \"?([^\";]+)", header))
+    assert constants == {
+        "kMetadataFile": METADATA_FILE,
+        "kFormat": FORMAT,
+        "kFormatVersion": str(FORMAT_VERSION),
+    }
+    compiler = shutil.which("c++")
+    if compiler is None:
+        pytest.skip("no C++ compiler")
+    (tmp_path / "driver.cpp").write_text(METADATA_DRIVER)
+    subprocess.run(
+        [compiler, "-std=c++17", "-O0", f"-I{PLUGIN_SOURCE}", "driver.cpp", "-o", "driver"],
+        cwd=tmp_path,
+        check=True,
+        timeout=120,
+    )
+
+    def plugin_reads(metadata: dict) -> tuple[int, list[str]]:
+        (tmp_path / "metadata.json").write_text(dump_metadata(metadata), encoding="utf-8")
+        result = subprocess.run(
+            ["./driver", "metadata.json", "model.pt"],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        return result.returncode, result.stdout.splitlines()
+
+    metadata = read_metadata(exported)
+    assert plugin_reads(metadata) == (
+        0,
+        [str(FORMAT_VERSION), "3", "2", "2", "float64", metadata["fusionpot_version"], "H C O "],
+    )
+    rc, lines = plugin_reads({**metadata, "format_version": FORMAT_VERSION + 1})
+    assert rc == 1 and lines == [
+        f"'model.pt' is an exported model of format_version {FORMAT_VERSION + 1}; this plugin "
+        f"reads format_version {FORMAT_VERSION}: re-export it, or build the plugin of the "
+        "fusionpot that wrote it"
+    ]
+    rc, lines = plugin_reads({**metadata, "format": "something else"})
+    assert rc == 1 and lines == [
+        f"'model.pt' is not a fusionpot exported model (no {FORMAT} metadata)"
+    ]
+    rc, lines = plugin_reads({k: v for k, v in metadata.items() if k != "r_max"})
+    assert rc == 1 and "lacks 'r_max'" in lines[0]
 
 
 @pytest.mark.parametrize("name", ["molecule", "crystal", "batch"])

@@ -10,7 +10,9 @@ from fusionpot.export.metadata import (
     FORMAT_VERSION,
     METADATA_FILE,
     check_metadata,
+    dump_metadata,
     make_metadata,
+    parse_metadata,
     read_metadata,
 )
 from fusionpot.export.torchscript import (
@@ -32,11 +34,13 @@ __all__ = [
     "SteadyScript",
     "check_metadata",
     "convert_dtype",
+    "dump_metadata",
     "export_model",
     "load_eager",
     "load_exported",
     "load_potential",
     "make_metadata",
     "metadata_of",
+    "parse_metadata",
     "read_metadata",
 ]

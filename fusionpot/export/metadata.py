@@ -1,12 +1,21 @@
-"""The metadata written into an exported model file, read by the same keys everywhere.
+"""The metadata of an exported model: one schema, read by the same keys everywhere.
 
 The exported file is a TorchScript archive with one extra file, ``metadata.json``
 (``torch.jit.save(..., _extra_files={"metadata.json": ...})``), holding:
 ``format`` (``"fusionpot-torchscript"``), ``format_version``, ``elements`` (symbols in
 species-index order), ``atomic_numbers``, ``r_max`` (Å), ``n_layers``, ``n_states``,
 ``dtype`` (``"float32"``/``"float64"``), ``units`` (``{"energy": "eV", "length": "Å"}``),
-``fusionpot_version``, ``torch_version``, ``arch`` (``"fusion-mace"``/``"mace"``) and, in
-files exported since 2026-12-03, ``config`` (the model's full config).
+``fusionpot_version`` and ``torch_version`` (of the exporting process), ``arch``
+(``"fusion-mace"``/``"mace"``) and, in files exported since 2026-12-03, ``config`` (the
+model's full config). The exported module carries the same text as its attribute
+``metadata_json``, so that a module in memory (moved,
+pickled) still has its file's metadata.
+
+Readers: Python through :func:`read_metadata` (a file) and :func:`parse_metadata` (the
+text); the LAMMPS plugin through ``lammps_plugin/src/fusion_metadata.h``, which reads the
+same keys and checks ``format`` and ``format_version`` the same way (the constants are
+tested equal). A file of another ``format_version`` is refused on both sides with one
+line naming the file, the version found and the version read.
 
 >>> meta = make_metadata(["H", "O"], r_max=4.0, n_layers=2, n_states=1, dtype="float64",
 ...                      arch="fusion-mace")
@@ -32,7 +41,9 @@ __all__ = [
     "FORMAT_VERSION",
     "METADATA_FILE",
     "check_metadata",
+    "dump_metadata",
     "make_metadata",
+    "parse_metadata",
     "read_metadata",
 ]
 
@@ -51,10 +62,12 @@ def make_metadata(
     dtype: str,
     arch: str,
     config: dict[str, Any] | None = None,
+    versions: tuple[str, str] = (__version__, torch.__version__),
 ) -> dict[str, Any]:
     """The metadata dict of an exported model (plain JSON types). ``config``: the model's
     full config (``ConfigDict.to_dict()``), written when known, so that an exported file
-    can be rebuilt as an eager model (another dtype, another export)."""
+    can be rebuilt as an eager model (another dtype, another export). ``versions``:
+    (fusionpot, torch) of the exporting process (default: this one)."""
     metadata = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
@@ -65,8 +78,8 @@ def make_metadata(
         "n_states": int(n_states),
         "dtype": dtype,
         "units": dict(UNITS),
-        "fusionpot_version": __version__,
-        "torch_version": torch.__version__,
+        "fusionpot_version": versions[0],
+        "torch_version": versions[1],
         "arch": arch,
     }
     if config is not None:
@@ -91,6 +104,21 @@ def check_metadata(metadata: Any, path: str | os.PathLike[str]) -> dict[str, Any
     return metadata
 
 
+def dump_metadata(metadata: dict[str, Any]) -> str:
+    """The text of ``metadata.json`` (and of the module's ``metadata_json``)."""
+    return json.dumps(metadata, ensure_ascii=False, indent=1)
+
+
+def parse_metadata(text: str, path: str | os.PathLike[str]) -> dict[str, Any]:
+    """The checked metadata (:func:`check_metadata`) of the ``metadata.json`` ``text`` of
+    ``path`` (a file, or a description of a module in memory)."""
+    try:
+        metadata = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise ValueError(f"{os.fspath(path)!r}: corrupt {METADATA_FILE}: {error}") from None
+    return check_metadata(metadata, path)
+
+
 def read_metadata(path: str | os.PathLike[str]) -> dict[str, Any] | None:
     """The checked metadata of an exported model file, or None if ``path`` is not one.
 
@@ -105,8 +133,4 @@ def read_metadata(path: str | os.PathLike[str]) -> dict[str, Any] | None:
             text = archive.read(names[0]).decode("utf-8")
     except zipfile.BadZipFile:
         return None
-    try:
-        metadata = json.loads(text)
-    except json.JSONDecodeError as error:
-        raise ValueError(f"{os.fspath(path)!r}: corrupt {METADATA_FILE}: {error}") from None
-    return check_metadata(metadata, path)
+    return parse_metadata(text, path)

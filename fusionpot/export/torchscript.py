@@ -34,7 +34,13 @@ import torch
 from fusionpot._e3nn import quiet_fx_scripting
 from fusionpot._io import atomic_write
 from fusionpot.data import keys
-from fusionpot.export.metadata import FORMAT_VERSION, METADATA_FILE, make_metadata, read_metadata
+from fusionpot.export.metadata import (
+    METADATA_FILE,
+    dump_metadata,
+    make_metadata,
+    parse_metadata,
+    read_metadata,
+)
 from fusionpot.models import ForceOutput, build_model, load_model
 from fusionpot.models._mace import compile_mode
 from fusionpot.models.config import DTYPES
@@ -58,22 +64,27 @@ class ExportedPotential(torch.nn.Module):
 
     ``model``: FusionMACE or any module with the same calling convention and a
     ``.config`` (``elements``, ``r_max``, ``n_layers``, ``n_states``, ``dtype``, ``arch``).
-    Its metadata are TorchScript attributes: ``elements`` (List[str]), ``r_max`` (Å),
-    ``n_layers``, ``n_states``, ``dtype_name``, ``arch``, ``format_version``.
+    Attributes: ``metadata_json``, the text written as the file's ``metadata.json``
+    (:mod:`fusionpot.export.metadata`; read it with :func:`metadata_of`), and
+    ``n_states``, which ``forward`` checks ``state`` against.
     """
 
     def __init__(self, model: torch.nn.Module) -> None:
         super().__init__()
         config = _config_of(model)
         self.potential = ForceOutput(model, compute_stress=False)
-        self.elements = [str(symbol) for symbol in config.elements]
-        self.r_max = float(config.r_max)
-        self.n_layers = int(config.n_layers)
         self.n_states = int(config.n_states)
-        self.dtype_name = str(config.dtype)
-        self.arch = str(config.arch)
-        self.config_json = json.dumps(config.to_dict())
-        self.format_version = FORMAT_VERSION
+        self.metadata_json = dump_metadata(
+            make_metadata(
+                config.elements,
+                config.r_max,
+                config.n_layers,
+                config.n_states,
+                config.dtype,
+                config.arch,
+                config.to_dict(),
+            )
+        )
 
     def forward(
         self,
@@ -113,8 +124,16 @@ def accepts_atomic_virial(module: torch.nn.Module) -> bool:
 
 
 def metadata_of(module: Any) -> dict[str, Any]:
-    """The metadata of an :class:`ExportedPotential`, eager or scripted, from its attributes
-    (files exported before ``config_json`` existed have no ``config``)."""
+    """The metadata an :class:`ExportedPotential` carries, eager, scripted or in a
+    :class:`SteadyScript`: the text of its file's ``metadata.json``, versions of the
+    exporting process included. Modules of files exported before ``metadata_json``
+    existed give the same keys from their old attributes, with versions ``"unknown"``
+    (and no ``config`` if they had no ``config_json``)."""
+    if isinstance(module, SteadyScript):
+        module = module.scripted
+    text = getattr(module, "metadata_json", None)
+    if text is not None:
+        return parse_metadata(text, f"<{type(module).__name__} in memory>")
     config_json = getattr(module, "config_json", None)
     return make_metadata(
         list(module.elements),
@@ -124,6 +143,7 @@ def metadata_of(module: Any) -> dict[str, Any]:
         module.dtype_name,
         module.arch,
         None if config_json is None else json.loads(config_json),
+        versions=("unknown", "unknown"),
     )
 
 
@@ -197,10 +217,9 @@ def export_model(
     from e3nn.util.jit import compile as jit_compile  # e3nn is imported by fusionpot.models
 
     scripted = jit_compile(module)
-    metadata = metadata_of(module)
-    extra = {METADATA_FILE: json.dumps(metadata, ensure_ascii=False, indent=1)}
+    extra = {METADATA_FILE: module.metadata_json}  # the one text, in the file and the module
     atomic_write(path, lambda tmp: torch.jit.save(scripted, str(tmp), _extra_files=extra))
-    return metadata
+    return metadata_of(module)
 
 
 class SteadyScript(torch.nn.Module):
@@ -288,26 +307,28 @@ def load_potential(
     file in another ``dtype`` is rebuilt from the config in its metadata (a file without
     one, or an exported module, gives ``ValueError``). On a CPU
     an exported module comes wrapped in :class:`SteadyScript` (no slow first calls).
+    ``metadata``: a file's own (:func:`~fusionpot.export.read_metadata`), else
+    :func:`metadata_of` the module.
     """
     if isinstance(model, torch.jit.ScriptModule):
         module: torch.nn.Module = model.to(device)
+        metadata = metadata_of(module)
     elif isinstance(model, torch.nn.Module):
         energy_model = model.model if isinstance(model, ForceOutput) else model
         converted = convert_dtype(energy_model, dtype).eval()
         for parameter in converted.parameters():
             parameter.requires_grad_(False)
         module = ExportedPotential(converted).to(device)
+        metadata = metadata_of(module)
     else:
         path = Path(model)
         if not path.is_file():
             raise FileNotFoundError(f"no model file at {os.fspath(model)!r}")
-        metadata = read_metadata(path)
-        converting = dtype is not None and _dtype_name(dtype) != (metadata or {}).get("dtype")
-        if metadata is not None and not (converting and "config" in metadata):
-            module = load_exported(path, device)[0]
-        else:
+        on_file = read_metadata(path)
+        converting = dtype is not None and _dtype_name(dtype) != (on_file or {}).get("dtype")
+        if on_file is None or (converting and "config" in on_file):
             return load_potential(load_eager(path), device, dtype)
-    metadata = metadata_of(module)
+        module, metadata = load_exported(path, device)
     if dtype is not None and _dtype_name(dtype) != metadata["dtype"]:
         raise ValueError(
             f"this exported model is {metadata['dtype']}, not {_dtype_name(dtype)}: "

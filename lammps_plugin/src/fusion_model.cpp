@@ -2,6 +2,7 @@
 // No LAMMPS header may be included here (see fusion_model.h).
 
 #include "fusion_model.h"
+#include "fusion_metadata.h"
 
 #include <torch/csrc/jit/runtime/graph_executor.h>
 #include <torch/script.h>
@@ -19,8 +20,6 @@
 namespace fusionpot {
 
 namespace {
-
-constexpr const char *kFormat = "fusionpot-torchscript";
 
 torch::Device choose_device(const std::string &device, int local_rank)
 {
@@ -54,14 +53,6 @@ bool tune_malloc()
 #endif
 }
 
-template <typename T> T attribute(const torch::jit::Module &module, const char *name)
-{
-  if (!module.hasattr(name))
-    throw std::runtime_error(std::string("the model has no attribute '") + name +
-                             "': not a fusionpot export");
-  return module.attr(name).to<T>();
-}
-
 }    // namespace
 
 void Graph::clear()
@@ -85,25 +76,23 @@ FusionModel::FusionModel(const std::string &path, const std::string &device, int
     impl_(std::make_unique<Impl>())
 {
   impl_->device = choose_device(device, local_rank);
-  std::unordered_map<std::string, std::string> extra{{"metadata.json", ""}};
+  std::unordered_map<std::string, std::string> extra{{kMetadataFile, ""}};
   try {
     impl_->module = torch::jit::load(path, impl_->device, extra);
   } catch (const c10::Error &e) {
     throw std::runtime_error("torch::jit::load failed (missing file, or not a TorchScript file): " +
                              e.msg());
   }
-  if (extra["metadata.json"].find(kFormat) == std::string::npos)
-    throw std::runtime_error(std::string("the file has no metadata.json of format '") + kFormat +
-                             "': export it with `fusionpot export`");
+  // the file's metadata.json, by the keys of fusionpot.export.metadata, version checked
+  const Metadata metadata = parse_metadata(extra[kMetadataFile], path);
   impl_->module.eval();
 
   ModelInfo &info = impl_->info;
-  for (const auto &element : attribute<c10::List<std::string>>(impl_->module, "elements"))
-    info.elements.push_back(element);
-  info.r_max = attribute<double>(impl_->module, "r_max");
-  info.n_layers = static_cast<int>(attribute<int64_t>(impl_->module, "n_layers"));
-  info.n_states = static_cast<int>(attribute<int64_t>(impl_->module, "n_states"));
-  info.dtype = attribute<std::string>(impl_->module, "dtype_name");
+  info.elements = metadata.elements;
+  info.r_max = metadata.r_max;
+  info.n_layers = metadata.n_layers;
+  info.n_states = metadata.n_states;
+  info.dtype = metadata.dtype;
   info.device = impl_->device.str();
   if (impl_->device.is_cpu()) info.malloc_tuned = tune_malloc();
   if (info.dtype == "float64")
@@ -112,8 +101,6 @@ FusionModel::FusionModel(const std::string &path, const std::string &device, int
     impl_->dtype = torch::kFloat32;
   else
     throw std::runtime_error("unsupported model dtype '" + info.dtype + "'");
-  if (!(info.r_max > 0.0) || info.n_layers < 1 || info.n_states < 1 || info.elements.empty())
-    throw std::runtime_error("inconsistent metadata (r_max, n_layers, n_states or elements)");
 }
 
 FusionModel::~FusionModel() = default;
