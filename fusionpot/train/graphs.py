@@ -91,9 +91,7 @@ class FrameGraphs:
     def device(self) -> torch.device:
         return self.energy.device
 
-    def batch(
-        self, indices: Sequence[int] | np.ndarray | torch.Tensor, labelled: bool = True
-    ) -> Batch:
+    def batch(self, indices: Sequence[int] | np.ndarray, labelled: bool = True) -> Batch:
         """Frames ``indices`` (in that order) as one graph with their labels: the same
         tensors as :func:`fusionpot.data.atoms_to_graph` of those frames gives.
 
