@@ -166,6 +166,17 @@ def test_stress_is_the_strain_derivative(model):
     assert np.abs(stress).max() > 1e-4
 
 
+def test_atomic_virials_sum_to_the_virial(model):
+    """The model reads the edge vectors ForceOutput differentiates (per-atom virials)."""
+    structures = [STRUCTURES["crystal"], random_crystal(2)]
+    graph = atoms_to_graph(structures, ELEMENTS, 3.0, dtype=torch.float64)
+    out = model.evaluate(graph, -1, True, True, True)
+    atomic = out[keys.ATOMIC_VIRIAL].detach()
+    sums = atomic.new_zeros(2, 3, 3, 3).index_add(0, graph[keys.BATCH], atomic)
+    close(sums, out[keys.VIRIAL].detach())
+    assert out[keys.VIRIAL].abs().max() > 1e-2
+
+
 def test_batch_equals_separate_runs(model):
     parts = [random_molecule(5, 11), STRUCTURES["crystal"], random_molecule(8, 12)]
     batched = evaluate(model, parts)
