@@ -23,8 +23,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import torch
-
 __all__ = ["atomic_torch_save", "atomic_write", "atomic_write_text"]
 
 
@@ -69,4 +67,6 @@ def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
 
 def atomic_torch_save(obj: Any, path: str | os.PathLike[str]) -> None:
     """``torch.save(obj)`` to ``path`` atomically."""
+    import torch  # here: labelling and sampling write files without importing torch
+
     atomic_write(path, lambda tmp: torch.save(obj, tmp))

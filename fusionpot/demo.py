@@ -11,9 +11,11 @@ Three sections, each printed as it finishes:
    analysis of ``fusionpot namd-analyze`` (lifetime or "not reached", hops up and down,
    yields of ``examples/namd/stilbene_products.yaml``), its population plot beside the run.
 
-Everything it reads is in the repository (``potentials/stilbene``); outputs go to
-``output`` (default ``./demo_output``: ``namd_run.h5``, ``populations.png``,
-``analysis.json``; its ``namd`` folder is replaced on every run).
+Everything it reads ships inside the package, in :data:`SHIPPED`
+(``fusionpot/shipped/stilbene``, package data of the wheel; in a checkout, links to
+``potentials/stilbene`` and ``examples/namd``), so an installed fusionpot runs it too;
+outputs go to ``output`` (default ``./demo_output``: ``namd_run.h5``,
+``populations.png``, ``analysis.json``; its ``namd`` folder is replaced on every run).
 """
 
 from __future__ import annotations
@@ -25,24 +27,28 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import ase.io
 import numpy as np
-import torch
 import yaml
+
+if TYPE_CHECKING:  # torch is imported where it runs: the CLI starts without it
+    import torch
 
 __all__ = ["SHIPPED", "DemoResult", "run_demo"]
 
-#: the shipped potential's folder in a repository checkout
-SHIPPED = Path(__file__).resolve().parents[1] / "potentials" / "stilbene"
+#: the shipped potential's folder, package data (pyproject.toml: tool.setuptools.package-data)
+SHIPPED = Path(__file__).resolve().parent / "shipped" / "stilbene"
 POTENTIAL = "stilbene_s012_demo.pt"
 SPLIT = "stilbene_s012_demo_split.json"
 MINIMUM = "stilbene_s012_demo_trans_minimum.xyz"
 CONFIG = "train_demo.yaml"
 LABELS = "data/labels_mrsf.extxyz"
-#: the stilbene product regions (cis, trans, DHP) in a repository checkout
-PRODUCTS = Path(__file__).resolve().parents[1] / "examples" / "namd" / "stilbene_products.yaml"
+#: the stilbene product regions (cis, trans, DHP), shipped beside the potential
+PRODUCTS = SHIPPED / "stilbene_products.yaml"
+#: the files the demo reads from its folder
+FILES = (POTENTIAL, SPLIT, MINIMUM, CONFIG, LABELS)
 
 
 @dataclass(frozen=True)
@@ -67,8 +73,8 @@ class DemoResult:
 def _require(path: Path) -> Path:
     if not path.exists():
         raise FileNotFoundError(
-            f"{path} is missing: the demo needs the shipped stilbene potential from a "
-            "fusionpot repository checkout (or pass another folder with the same files)"
+            f"{path} is missing: the demo needs the stilbene potential shipped in "
+            f"{SHIPPED} (or pass another folder with the same files)"
         )
     return path
 
@@ -208,6 +214,8 @@ def surface_hopping(
 ) -> tuple[np.ndarray, np.ndarray, float, Path, str]:
     """Wigner ensemble at the model's trans S0 minimum, started on S1; returns (time fs,
     populations [n_frames, S], trajectory-steps per second, population plot, analysis)."""
+    import torch
+
     from fusionpot.namd import (
         DynamicsOptions,
         ExportedModelProvider,
@@ -281,6 +289,8 @@ def run_demo(
 ) -> DemoResult:
     """Run the three sections on the potential in ``folder``; see the module docstring."""
     folder, output = Path(folder), Path(output)
+    for name in FILES:  # all of them before minutes of work
+        _require(folder / name)
     output.mkdir(parents=True, exist_ok=True)
     echo("== 1. The shipped potential ==")
     n_parameters = describe_model(folder, echo)
@@ -291,7 +301,7 @@ def run_demo(
         folder, n_traj, max_time, output, device, seed, echo
     )
     echo(
-        "\nA DEMONSTRATION potential from ~50 frames (see potentials/stilbene/MODEL.md): "
+        f"\nA DEMONSTRATION potential from ~50 frames (see {folder / 'MODEL.md'}): "
         "not fit for production photodynamics."
     )
     return DemoResult(n_parameters, table, times, populations, rate, plot, summary)

@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import argparse
 
-import torch
-
 from fusionpot.errors import UserError
 
 NAME = "demo"
@@ -98,6 +96,8 @@ def run(args: argparse.Namespace) -> int:
     import functools
     import time
 
+    import torch
+
     from fusionpot.demo import run_demo
 
     if args.n_traj < 1 or not args.time > 0 or args.threads < 1:
@@ -123,6 +123,8 @@ def run(args: argparse.Namespace) -> int:
 
 def run_block(args: argparse.Namespace) -> int:
     """Build the block of ``args.diagram``; print its paths, weights and equivariance."""
+    import torch
+
     from fusionpot.fusion import FusionBlock
     from fusionpot.testing import equivariance_errors
 
