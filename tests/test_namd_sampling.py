@@ -49,6 +49,22 @@ def test_normal_modes_are_vibrations() -> None:
         normal_modes(ModuleProvider(lambda p, n: -springs(p, n), 2), stretched, NUMBERS, MASSES)
 
 
+def test_autograd_and_finite_difference_hessians_give_the_same_modes() -> None:
+    """The two Hessian sources (autograd of a provider, ASE finite differences of a
+    calculator) share one mode analysis: same ħω (eV) and the same modes up to sign."""
+    from ase import Atoms
+
+    from fusionpot.namd import ProviderCalculator
+    from fusionpot.sampling.wigner import normal_modes as calculator_modes
+
+    omega, modes = normal_modes(PROVIDER, GEOMETRY, NUMBERS, MASSES)
+    atoms = Atoms(numbers=NUMBERS.numpy(), positions=GEOMETRY.numpy(), masses=MASSES.numpy())
+    energies, fd_modes = calculator_modes(atoms, ProviderCalculator(PROVIDER), delta=1e-3)
+    np.testing.assert_allclose(energies, HBAR_EV_FS * omega.numpy(), rtol=1e-5)
+    overlap = np.abs(np.einsum("kai,kai->k", fd_modes, modes.numpy()))
+    np.testing.assert_allclose(overlap, 1.0, atol=1e-6)
+
+
 def test_wigner_ground_state_energies() -> None:
     """Harmonic ground state: ⟨T⟩ = ⟨V⟩ = Σ ħω/4."""
     omega, _ = normal_modes(PROVIDER, GEOMETRY, NUMBERS, MASSES)

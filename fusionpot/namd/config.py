@@ -32,6 +32,7 @@ from ase import Atoms
 
 from fusionpot._fields import check_fields, check_value
 from fusionpot.errors import ConfigError
+from fusionpot.models.config import DTYPES
 from fusionpot.namd.initial import InitialConditions
 from fusionpot.namd.integrator import DynamicsOptions
 from fusionpot.namd.providers import Provider
@@ -40,8 +41,6 @@ from fusionpot.namd.stopping import StopCriteria
 from fusionpot.namd.tully import tully_initial_conditions
 
 __all__ = ["RunSettings", "SurfaceHoppingConfig", "load_config"]
-
-_DTYPES = {"float64": torch.float64, "float32": torch.float32}
 
 
 @dataclass(frozen=True)
@@ -58,12 +57,12 @@ class RunSettings:
     checkpoint_every: int = 200
 
     def __post_init__(self) -> None:
-        if self.dtype not in _DTYPES:
-            raise ValueError(f"dtype must be one of {sorted(_DTYPES)}, got {self.dtype!r}")
+        if self.dtype not in DTYPES:
+            raise ValueError(f"dtype must be one of {sorted(DTYPES)}, got {self.dtype!r}")
 
     @property
     def torch_dtype(self) -> torch.dtype:
-        return _DTYPES[self.dtype]
+        return DTYPES[self.dtype]
 
 
 def _build(cls: type, section: str, values: dict[str, Any] | None) -> Any:

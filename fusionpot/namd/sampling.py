@@ -12,6 +12,7 @@ from ase import units
 from fusionpot.namd.initial import InitialConditions
 from fusionpot.namd.providers import Provider
 from fusionpot.namd.units import ACCEL_ANG_FS2, HBAR_EV_FS
+from fusionpot.sampling.modes import harmonic_modes
 from fusionpot.sampling.wigner import wigner_widths
 
 __all__ = [
@@ -29,18 +30,17 @@ def harmonic_analysis(
     numbers: torch.Tensor,
     masses: torch.Tensor,
     state: int = 0,
-    n_zero: int | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """ω² and mass-weighted modes of ``state`` at ``positions``, stationary or not.
 
     The Hessian K_ij = ∂²E/∂x_i∂x_j (eV/Å²) comes from autograd of the provider's
-    energies; eigenpairs of K_ij/√(m_i m_j) give ω_k² (converted to 1/fs²) and the
-    orthonormal mass-weighted modes L_k. The ``n_zero`` modes of smallest |ω²|
-    (default 6, or 5 for a linear molecule, 3 for one atom) are dropped as
-    translations and rotations; the rest come in ascending ω² (negative: imaginary).
+    energies; :func:`fusionpot.sampling.modes.harmonic_modes` projects out translations
+    and rotations and diagonalises K_ij/√(m_i m_j), giving ω_k² (converted to 1/fs²) and
+    the orthonormal mass-weighted modes L_k in ascending ω² (negative: imaginary).
 
     positions: [n_atoms, 3] Å; masses: [n_atoms] amu. Returns ω² [n_modes] 1/fs² and
-    L [n_modes, n_atoms, 3] (dimensionless, orthonormal over all 3·n_atoms components).
+    L [n_modes, n_atoms, 3] (dimensionless, orthonormal over all 3·n_atoms components),
+    with the dtype and device of ``positions``.
     """
     n_atoms = positions.shape[0]
     flat = positions.detach().reshape(-1)
@@ -49,16 +49,16 @@ def harmonic_analysis(
         return provider.energies(x.view(1, n_atoms, 3), numbers)[0, state]
 
     hessian = torch.autograd.functional.hessian(energy, flat)
-    inv_sqrt_m = masses.repeat_interleave(3) ** -0.5
-    weighted = hessian * inv_sqrt_m[:, None] * inv_sqrt_m[None, :]
-    eigenvalues, vectors = torch.linalg.eigh(0.5 * (weighted + weighted.T))
-    if n_zero is None:
-        centred = positions - positions.mean(dim=0)
-        linear = n_atoms > 1 and int(torch.linalg.matrix_rank(centred, atol=1e-3)) <= 1
-        n_zero = 3 if n_atoms == 1 else (5 if linear else 6)
-    keep = torch.argsort(eigenvalues.abs())[n_zero:]
-    keep = keep[torch.argsort(eigenvalues[keep])]
-    return eigenvalues[keep] * ACCEL_ANG_FS2, vectors[:, keep].T.reshape(-1, n_atoms, 3)
+    omega2, modes = harmonic_modes(
+        hessian.detach().cpu().numpy(),
+        positions.detach().cpu().numpy(),
+        masses.detach().cpu().numpy(),
+    )
+    dtype, device = positions.dtype, positions.device
+    return (
+        torch.as_tensor(omega2 * ACCEL_ANG_FS2, dtype=dtype, device=device),
+        torch.as_tensor(modes, dtype=dtype, device=device),
+    )
 
 
 def normal_modes(
@@ -67,14 +67,13 @@ def normal_modes(
     numbers: torch.Tensor,
     masses: torch.Tensor,
     state: int = 0,
-    n_zero: int | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Harmonic frequencies ω [n_modes] rad/fs and mass-weighted modes L [n_modes,
     n_atoms, 3] of ``state`` at a minimum (see :func:`harmonic_analysis`).
 
     Raises ValueError if a kept mode is imaginary (not a minimum).
     """
-    omega2, modes = harmonic_analysis(provider, positions, numbers, masses, state, n_zero)
+    omega2, modes = harmonic_analysis(provider, positions, numbers, masses, state)
     if bool((omega2 < 0).any()):
         worst = float(omega2.min())
         raise ValueError(f"geometry is not a minimum of state {state}: ω² = {worst:.3g} fs⁻²")

@@ -9,6 +9,7 @@ from ase import Atoms, units
 from ase.calculators.calculator import Calculator
 from ase.vibrations import Vibrations
 
+from fusionpot.sampling.modes import harmonic_modes
 from fusionpot.sampling.provenance import derived
 
 __all__ = ["normal_modes", "wigner_positions", "wigner_widths"]
@@ -22,8 +23,9 @@ def normal_modes(
     """Vibrational modes of a minimum from ASE's central-difference Hessian.
 
     Translations and rotations are projected out of the mass-weighted Hessian, leaving
-    3n-6 modes (3n-5 if linear). Returns (energies [n_modes] eV = ħω, modes
-    [n_modes, n_atoms, 3] mass-weighted orthonormal eigenvectors). Soft modes with
+    3n-6 modes (3n-5 if linear; :func:`fusionpot.sampling.modes.harmonic_modes`).
+    Returns (energies [n_modes] eV = ħω, modes [n_modes, n_atoms, 3] mass-weighted
+    orthonormal eigenvectors). Soft modes with
     |ħω| < ``soft_floor`` eV (numerical noise of a flat torsion, either sign) get
     ħω = soft_floor; a stronger imaginary mode raises ValueError. delta: Å.
     """
@@ -33,31 +35,11 @@ def normal_modes(
         vib = Vibrations(work, delta=delta, name=f"{tmp}/vib")
         vib.run()
         hessian = vib.get_vibrations().get_hessian_2d()  # [3n, 3n] eV/Å²
-    masses = np.repeat(atoms.get_masses(), 3)
-    weighted = hessian / np.sqrt(np.outer(masses, masses))
-    rigid = _rigid_body_basis(atoms)
-    projector = np.eye(len(masses)) - rigid @ rigid.T
-    weighted = projector @ (0.5 * (weighted + weighted.T)) @ projector
-    eigenvalues, vectors = np.linalg.eigh(weighted)  # eV / (Å² amu)
-    keep = np.sort(np.argsort(np.abs(eigenvalues))[rigid.shape[1] :])
-    energies = HBAR * np.sign(eigenvalues[keep]) * np.sqrt(np.abs(eigenvalues[keep]))
+    omega2, modes = harmonic_modes(hessian, atoms.positions, atoms.get_masses())
+    energies = HBAR * np.sign(omega2) * np.sqrt(np.abs(omega2))
     if np.any(energies < -soft_floor):
         raise ValueError(f"imaginary modes {energies[energies < 0]} eV: not a minimum")
-    energies = np.maximum(energies, soft_floor)
-    modes = vectors[:, keep].T.reshape(len(keep), len(atoms), 3)
-    return energies, modes
-
-
-def _rigid_body_basis(atoms: Atoms) -> np.ndarray:
-    """Orthonormal mass-weighted translations and rotations, [3n, 6] (5 if linear)."""
-    sqrt_m = np.sqrt(atoms.get_masses())[:, None]
-    centred = atoms.positions - atoms.get_center_of_mass()
-    vectors = []
-    for axis in np.eye(3):
-        vectors.append((sqrt_m * axis).ravel())
-        vectors.append((sqrt_m * np.cross(axis, centred)).ravel())
-    u, s, _ = np.linalg.svd(np.array(vectors).T, full_matrices=False)
-    return u[:, s > 1e-6 * s.max()]
+    return np.maximum(energies, soft_floor), modes
 
 
 def wigner_positions(
