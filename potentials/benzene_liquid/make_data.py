@@ -259,9 +259,9 @@ def make_data(
                 run.atoms.get_potential_energy(),
                 (time.perf_counter() - start) / max(n_steps, 1),
             )
-        now = label_pool()
-        bar.update(now - done)
-        done = now
+            now = label_pool()
+            bar.update(now - done)
+            done = now
     bar.close()
     return done
 
