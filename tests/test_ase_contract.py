@@ -49,7 +49,7 @@ def crystal() -> ase.Atoms:
 
 def properties_of(atoms: ase.Atoms) -> list[str]:
     implemented = FusionCalculator.implemented_properties
-    return [p for p in implemented if p != "stress" or atoms.pbc.any()]
+    return [p for p in implemented if p not in ("stress", "stresses") or atoms.pbc.any()]
 
 
 def evaluate(calc: FusionCalculator, atoms: ase.Atoms) -> dict[str, np.ndarray]:
@@ -136,9 +136,9 @@ def test_set_changes_parameters_drops_results_and_todict_rebuilds(calc, in_memor
 
 def test_extxyz_and_db_round_trips_after_every_property(calc, tmp_path):
     """After any one property (and so any mix of results), extxyz and ase.db write, and
-    read back ASE's names (per-atom ``energies`` included) with their values. ASE's
-    SQLite schema has no column for per-atom energies (any calculator's): its JSON
-    backend keeps them."""
+    read back ASE's names (per-atom ``energies`` and ``stresses`` included) with their
+    values. ASE's SQLite schema has no column for per-atom energies and stresses (any
+    calculator's): its JSON backend keeps them."""
     calc.set(state=1)
     databases = [ase.db.connect(tmp_path / f"results.{kind}") for kind in ("json", "db")]
     for atoms in (ethanol(), crystal()):
@@ -159,7 +159,8 @@ def test_extxyz_and_db_round_trips_after_every_property(calc, tmp_path):
                 copies[type(database).__name__] = row.toatoms()
             for kind, copy in copies.items():
                 assert isinstance(copy, ase.Atoms)
-                kept = known - {"energies"} if kind == "SQLite3Database" else known
+                per_atom = {"energies", "stresses"}
+                kept = known - per_atom if kind == "SQLite3Database" else known
                 assert set(copy.calc.results) == kept, kind
                 for key in kept:
                     value = copy.calc.get_property(key, copy)

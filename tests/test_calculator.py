@@ -220,6 +220,33 @@ def test_bad_input_is_named(files, calc, tmp_path):
         FusionCalculator(bare, device="cpu", dtype="float32")
 
 
+def test_empty_structures_coincident_atoms_and_bad_states_are_named(files, calc):
+    """Issue 18: one clear error instead of a TorchScript reshape error, NaN energies and
+    forces, or a state silently rounded."""
+    with pytest.raises(ValueError, match="the structure has no atoms"):
+        results_of(calc, ase.Atoms(), ("energy",))
+    with pytest.raises(ValueError, match="structure 1 has no atoms"):
+        calc.calculate_batch([ethanol(), ase.Atoms()])
+    stacked = ethanol()
+    stacked.positions[4] = stacked.positions[1]
+    with pytest.raises(ValueError, match=r"atoms 1 and 4 are at the same position"):
+        results_of(calc, stacked, ("energy", "forces"))
+    imaged = crystal()  # atom 3 onto the image of atom 0 one cell vector away
+    imaged.positions[3] = imaged.positions[0] + imaged.cell[1]
+    with pytest.raises(
+        ValueError, match=r"atoms 0 and 3 \(a periodic image\) of structure 1 are at the same"
+    ):
+        calc.calculate_batch([ethanol(), imaged])
+    before = calc.state
+    for state, kind in (("1", TypeError), (1.5, TypeError), (True, TypeError), (2, ValueError)):
+        with pytest.raises(kind, match=f"state {state!r}|got {state!r}"):
+            FusionCalculator(files["exported"], device="cpu", state=state)
+        with pytest.raises(kind):
+            calc.set(state=state)
+        assert calc.state == before
+    assert FusionCalculator(files["exported"], device="cpu", state=np.int64(1)).state == 1
+
+
 MALLOC_PROBE = """
 import ctypes, sys
 class Info(ctypes.Structure):

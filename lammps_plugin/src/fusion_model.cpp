@@ -108,7 +108,7 @@ FusionModel::~FusionModel() = default;
 const ModelInfo &FusionModel::info() const { return impl_->info; }
 
 void FusionModel::compute(const Graph &graph, int state, bool atomic_energy, bool virial,
-                          Result &result)
+                          bool atomic_virial, Result &result)
 {
   const int64_t n = graph.n_nodes;
   const int64_t n_edges = static_cast<int64_t>(graph.senders.size());
@@ -144,10 +144,19 @@ void FusionModel::compute(const Graph &graph, int state, bool atomic_energy, boo
   // cost 10-25x a steady call, and steady calls gain nothing from it (bench/first_calls.py;
   // fusionpot.export.SteadyScript does the same in Python). CUDA: torch's default.
   torch::jit::GraphOptimizerEnabledGuard optimise(!device.is_cpu());
+  std::vector<c10::IValue> arguments{data, static_cast<int64_t>(state), /*compute_forces=*/true,
+                                     /*compute_virial=*/virial};
+  if (atomic_virial) {
+    // files exported before per-atom virials existed take four arguments
+    if (impl_->module.get_method("forward").function().getSchema().arguments().size() < 6)
+      throw std::runtime_error(
+          "this model file predates per-atom virials (compute stress/atom): export it again "
+          "with `fusionpot export`");
+    arguments.emplace_back(/*compute_atomic_virial=*/true);
+  }
   c10::IValue output;
   try {
-    output = impl_->module.forward({data, static_cast<int64_t>(state), /*compute_forces=*/true,
-                                    /*compute_virial=*/virial});
+    output = impl_->module.forward(arguments);
   } catch (const c10::Error &e) {
     throw std::runtime_error("the model call failed: " + e.msg());
   }
@@ -164,6 +173,13 @@ void FusionModel::compute(const Graph &graph, int state, bool atomic_energy, boo
   if (virial) {    // [1, 1, 3, 3]
     const auto w = out.at("virial").toTensor().to(torch::kCPU, torch::kFloat64).contiguous();
     std::memcpy(result.virial, w.data_ptr<double>(), 9 * sizeof(double));
+  }
+
+  if (atomic_virial) {    // [n, 1, 3, 3]
+    const auto w =
+        out.at("atomic_virial").toTensor().to(torch::kCPU, torch::kFloat64).contiguous();
+    result.atomic_virial.resize(static_cast<size_t>(n) * 9);
+    std::memcpy(result.atomic_virial.data(), w.data_ptr<double>(), n * 9 * sizeof(double));
   }
 
   if (atomic_energy) {

@@ -45,6 +45,9 @@ struct Result {
   std::vector<double> atomic_energy;    // [n_local] eV (filled only when asked for)
   std::vector<double> forces;           // [n_nodes * 3] eV/Å, ghosts included
   double virial[9] = {0.0};             // W = -dE/d(strain), eV (filled only when asked for)
+  std::vector<double> atomic_virial;    // [n_nodes * 9] eV, ghosts included: each edge's
+                                        // -sym(r_ij (x) dE/dr_ij) shared by its two nodes;
+                                        // sums to `virial` (filled only when asked for)
 };
 
 // An exported fusionpot TorchScript model. Every method throws std::runtime_error
@@ -59,8 +62,10 @@ class FusionModel {
 
   const ModelInfo &info() const;
 
-  // Energy of `state`, forces on every node, per-atom energies and virial if asked.
-  void compute(const Graph &graph, int state, bool atomic_energy, bool virial, Result &result);
+  // Energy of `state`, forces on every node; per-atom energies, virial and per-node
+  // virials if asked (per-node virials need a model exported with compute_atomic_virial).
+  void compute(const Graph &graph, int state, bool atomic_energy, bool virial,
+               bool atomic_virial, Result &result);
 
  private:
   struct Impl;

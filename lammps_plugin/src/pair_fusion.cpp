@@ -7,6 +7,10 @@
 // n_layers * r_max + skin deep (set below). Only local atoms' energies count; the
 // forces on ghost nodes are sent back to their owners by LAMMPS (newton pair on), and
 // the virial is the model's -dE/d(strain) of this rank's energy (summed over ranks).
+// Per-atom virials (compute stress/atom) are the model's edge split of that virial: each
+// edge's -sym(r_ij (x) dE/dr_ij), half to each of its two nodes; a ghost node's share goes
+// to vatom of that ghost, which compute stress/atom sends back to its owner like a force.
+// They sum to the global virial, and an atom's value does not depend on the rank count.
 
 #include "pair_fusion.h"
 
@@ -271,9 +275,6 @@ void PairFusion::build_graph()
 void PairFusion::compute(int eflag, int vflag)
 {
   ev_init(eflag, vflag);
-  if (vflag_atom || cvflag_atom)
-    error->all(FLERR, "pair_style fusion does not compute per-atom virials (compute "
-                      "stress/atom); the global virial and pressure are computed");
 
   const int nlocal = atom->nlocal;
   if (nlocal > 0) {
@@ -281,7 +282,8 @@ void PairFusion::compute(int eflag, int vflag)
     build_graph();
     const double built = platform::walltime();
     try {
-      model->compute(graph, state, eflag_atom != 0, vflag_global != 0, result);
+      model->compute(graph, state, eflag_atom != 0, vflag_global != 0, vflag_atom != 0,
+                     result);
     } catch (const std::exception &e) {
       error->one(FLERR, "pair_style fusion: {}", e.what());
     }
@@ -311,6 +313,17 @@ void PairFusion::compute(int eflag, int vflag)
       virial[4] += w[2];
       virial[5] += w[5];
     }
+    if (vflag_atom)    // xx yy zz xy xz yz of each node's 3x3 (symmetric) share
+      for (size_t k = 0; k < nodes.size(); k++) {
+        const double *w = &result.atomic_virial[9 * k];
+        double *v = vatom[nodes[k]];
+        v[0] += w[0];
+        v[1] += w[4];
+        v[2] += w[8];
+        v[3] += w[1];
+        v[4] += w[2];
+        v[5] += w[5];
+      }
   }
 }
 
