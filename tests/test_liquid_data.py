@@ -149,6 +149,8 @@ def test_resuming_with_other_settings_is_refused(script: ModuleType, tmp_path: P
     with pytest.raises(ValueError, match="seed 0 there, 7 asked"):
         script.make_data(other, out, 2, 0.5)
     assert script.main(["--frames", "1", *args, "--seed", "7"]) == 2
+    with script.exclusive(out), pytest.raises(ValueError, match=r"another make_data\.py"):
+        script.make_data(_tiny(script), out, 1, 0.5)
     assert script.main(["--frames", "1", *args, "--conditions", "300"]) == 2
     assert len(read_frames(out / "labelled.extxyz")) == 1
 

@@ -31,12 +31,16 @@ is refused.
 from __future__ import annotations
 
 import argparse
+import fcntl
 import json
 import logging
 import math
+import os
 import signal
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -208,13 +212,38 @@ def make_data(
     """Sample and label until every condition has ``ceil(n_frames / n_conditions)`` frames
     in ``out / "labelled.extxyz"``, one every ``stride_fs`` fs of MD after the
     equilibration; resumes from what is in ``out`` (the stride may change between runs).
-    Returns the number of labelled frames."""
+    Returns the number of labelled frames; raises ValueError while another process works
+    in ``out``."""
     if n_frames < 1:
         raise ValueError(f"--frames must be >= 1, got {n_frames}")
     stride = round(stride_fs / settings.timestep_fs)
     if stride < 1:
         raise ValueError(f"--stride-fs must be >= the time step, got {stride_fs} fs")
     out.mkdir(parents=True, exist_ok=True)
+    with exclusive(out):
+        return _sample_and_label(settings, out, n_frames, stride, progress)
+
+
+@contextmanager
+def exclusive(folder: Path) -> Iterator[None]:
+    """Hold an exclusive lock on ``folder`` (``flock`` on the directory itself, released
+    when the process ends however it ends); ValueError when another process holds it: two
+    jobs in one folder would overwrite each other's MD states."""
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise ValueError(f"another make_data.py is working in {folder}") from None
+        yield
+    finally:
+        os.close(fd)
+
+
+def _sample_and_label(
+    settings: Settings, out: Path, n_frames: int, stride: int, progress: bool
+) -> int:
+    """The body of :func:`make_data` (``stride`` in MD steps), under its lock."""
     pool_path, labelled_path, state_path = out / POOL, out / LABELLED, out / STATE
     saved = load_state(state_path, settings)
     labeller = XTBLabeller(method=settings.method)
