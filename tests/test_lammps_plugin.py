@@ -258,14 +258,6 @@ def molecular_box() -> ase.Atoms:
     return atoms
 
 
-@pytest.fixture(scope="module")
-def current_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The tiny model exported by this fusionpot (per-atom virials need a current export)."""
-    path = tmp_path_factory.mktemp("current") / "tiny.pt"
-    export_model(tiny_model(), path)
-    return path
-
-
 def lammps_stress_atom(
     plugin: Path, workdir: Path, atoms: ase.Atoms, model: Path, ranks: int
 ) -> dict[str, np.ndarray]:
@@ -302,7 +294,7 @@ run 0
 
 
 def test_stress_atom_equals_ases_stresses_on_one_and_two_ranks(
-    plugin: Path, current_model: Path, tmp_path: Path
+    plugin: Path, tmp_path: Path
 ) -> None:
     """``compute stress/atom`` (-W_a in pressure·volume) = ASE's ``stresses`` × V of
     FusionCalculator, atom by atom, on 1 and 2 ranks (ghosts of the other rank's atoms
@@ -313,8 +305,8 @@ def test_stress_atom_equals_ases_stresses_on_one_and_two_ranks(
     for k, (atoms, ranks) in enumerate(cases):
         workdir = tmp_path / str(k)
         workdir.mkdir()
-        lammps = lammps_stress_atom(plugin, workdir, atoms, current_model, ranks)
-        atoms.calc = FusionCalculator(current_model, device="cpu", state=1, tune_malloc=False)
+        lammps = lammps_stress_atom(plugin, workdir, atoms, MODEL, ranks)
+        atoms.calc = FusionCalculator(MODEL, device="cpu", state=1, tune_malloc=False)
         voigt = atoms.get_stresses()[:, [0, 1, 2, 5, 4, 3]]  # ASE's yz xz xy -> xy xz yz
         expected = voigt * atoms.get_volume() * NKTV2P
         scale = np.abs(expected).max()
