@@ -16,7 +16,10 @@ from fusionpot.labels.runner import label_frames
 from fusionpot.labels.xtb import XTBLabeller
 
 NAME = "label"
-HELP = "Label geometries with ab initio energies and forces (OpenQP MRSF-TDDFT or tblite xTB)."
+HELP = (
+    "Label geometries with ab initio energies and forces (OpenQP MRSF-TDDFT or tblite xTB; "
+    "pip install 'fusionpot[label]')."
+)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

