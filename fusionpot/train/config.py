@@ -4,6 +4,7 @@ Example, with every key and its default (only ``data.train`` is required)::
 
     seed: 0                  # model init, data split and per-epoch data order
     device: auto             # auto (cuda if available, else cpu), cpu, cuda, cuda:1, ...
+                             #   (under torchrun, cuda is each process's cuda:LOCAL_RANK)
     run_dir: null            # output folder; null: "<config file stem>_run" beside the YAML
     model:                   # the architecture and its fields (FusionMACEConfig / MACEConfig)
       arch: fusion-mace      # fusion-mace | mace (stock mace-torch MACE, same pipeline)
@@ -23,7 +24,7 @@ Example, with every key and its default (only ``data.train`` is required)::
       forces_keys: null      #   has them, else ASE's energy/forces (one state)
     training:
       epochs: 100
-      batch_size: 8          # frames per optimiser step
+      batch_size: 8          # frames per optimiser step (under torchrun: shared by all)
       eval_batch_size: 32    # frames per evaluation call
       lr: 0.01               # AdamW learning rate
       weight_decay: 0.0      # AdamW (decoupled) weight decay
