@@ -9,9 +9,9 @@ import pytest
 import torch
 
 from fusionpot.data import atoms_to_graph, keys
-from fusionpot.models import FusionMACEConfig, build_model
+from fusionpot.models import ForceOutput, FusionMACEConfig, build_model
 from fusionpot.testing import random_crystal, random_molecule, two_state_frames
-from fusionpot.train import OptimConfig, Trainer, read_frames
+from fusionpot.train import OptimConfig, Trainer, evaluate, read_frames
 from fusionpot.train.dataset import Batch, LabelledFrames
 from fusionpot.train.graphs import FrameGraphs
 from fusionpot.train.loss import batch_errors, weighted_loss
@@ -99,3 +99,20 @@ def test_training_steps_equal_the_host_graph_path():
         losses["host"].append(loss.item())
     assert len(losses["cached"]) == 4
     assert losses["cached"] == losses["host"]
+
+
+def test_evaluate_is_one_frame_at_a_time_and_checks_what_graphs_were_built_for():
+    """Batched evaluation over cached graphs = the model on each frame's own graph."""
+    data = read_frames(two_state_frames(5, seed=4))
+    torch.manual_seed(0)
+    model = build_model(
+        FusionMACEConfig(elements=("Cu", "Ag"), n_states=2, channels=4, l_max=1, r_max=4.0)
+    )
+    predictions = evaluate(model, FrameGraphs.build(data, ("Cu", "Ag"), 4.0), batch_size=2)
+    force_model = ForceOutput(model, compute_stress=False).eval()
+    for k, atoms in enumerate(data.frames):
+        alone = force_model(atoms_to_graph([atoms], ("Cu", "Ag"), 4.0, dtype=torch.float64))
+        np.testing.assert_allclose(predictions.energy[k], alone[keys.ENERGY][0].detach(), 1e-12)
+        np.testing.assert_allclose(predictions.forces[k], alone[keys.FORCES].detach(), 1e-10)
+    with pytest.raises(ValueError, match=r"graphs built for .* the model needs"):
+        evaluate(model, FrameGraphs.build(data, ("Cu", "Ag"), 3.0))

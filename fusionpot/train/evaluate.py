@@ -80,7 +80,8 @@ def evaluate(
     energies, forces, errors = [], [], None
     n_batches = -(-len(graphs) // batch_size)
     outputs = _batches(force_model, graphs, np.arange(len(graphs)), batch_size)
-    for batch, out in tqdm(outputs, total=n_batches, desc="evaluate", disable=not progress):
+    bar = tqdm(outputs, total=n_batches, desc="evaluate", disable=not progress, leave=False)
+    for batch, out in bar:
         batch_err = batch_errors(out, batch).detached()
         if errors is None:
             errors = batch_err
