@@ -6,7 +6,8 @@ Each condition (temperature K, volume scale; default 300 K and 450 K at the expe
 density, 300 K at 0.95 and 1.05 times its volume) is its own Langevin MD (ASE, 0.5 fs) on
 the tblite Hamiltonian that labels the frames, started from a random lattice of rigid
 molecules (``liquid_cell.py``). After ``--equilibration-fs`` a geometry is kept every
-``--stride-fs``; the conditions take turns, so the set stays balanced whenever it stops.
+``--stride-fs``; the conditions take turns (fewest frames first), so the set stays
+balanced whenever it stops.
 
 Files in ``--out`` (default ``data/`` beside this script):
 
@@ -267,7 +268,7 @@ def _sample_and_label(
     done = label_pool()
     bar = tqdm(total=per_condition * len(runs), initial=done, unit="frame", disable=not progress)
     while any(len(kept(run)) < per_condition for run in runs):
-        for run in runs:
+        for run in sorted(runs, key=lambda r: len(kept(r))):  # fewest frames first
             steps = kept(run)
             if len(steps) >= per_condition:
                 continue
