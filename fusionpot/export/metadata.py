@@ -8,7 +8,7 @@ species-index order), ``atomic_numbers``, ``r_max`` (Å), ``n_layers``, ``n_stat
 ``fusionpot_version`` and ``torch_version`` (of the exporting process), ``arch``
 (``"fusion-mace"``/``"mace"``) and, in files exported since 2026-12-03, ``config`` (the
 model's full config). The exported module carries the same text as its attribute
-``metadata_json``, so that a module in memory (moved,
+``metadata_json`` (files exported since 2026-12-03), so that a module in memory (moved,
 pickled) still has its file's metadata.
 
 Readers: Python through :func:`read_metadata` (a file) and :func:`parse_metadata` (the
