@@ -213,7 +213,7 @@ class FusionCormorantConfig(FusionFields):
     diagram: a tree over the leaves of one edge i <- j: ``Y`` (the edge harmonics times
         learnable radial functions, required), ``c`` (the centre's activations F_i) and
         ``n`` (the neighbour's F_j); the block's output is summed over the neighbours j.
-        Choices (see :class:`~fusionpot.models.cormorant.FusionCGUpdate`):
+        Choices (see :class:`~fusionpot.models.cg_layers.FusionCGUpdate`):
         ``"((c, n), Y)"`` (default) couples centre, neighbour and edge in one trilinear
         map, which with the constant leaf contains Cormorant's aggregate ``Y ⊗ F_j``;
         ``"((c, c), (n, Y))"`` adds Cormorant's CG square ``F_i ⊗ F_i`` to the same
