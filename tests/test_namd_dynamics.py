@@ -146,8 +146,10 @@ def test_reproducible_and_independent_of_batching() -> None:
     whole = run_ensemble(tully_model("dual"), ic, options, BOX, seed=9)
     again = run_ensemble(tully_model("dual"), ic, options, BOX, seed=9, batch_size=17)
     other = run_ensemble(tully_model("dual"), ic, options, BOX, seed=10)
-    for name in ("positions", "velocities", "amplitudes", "active", "time"):
+    for name in ("positions", "velocities", "active", "time"):
         assert torch.equal(getattr(whole, name), getattr(again, name)), name
+    # torch's vectorised exp/abs round differently for some batch sizes (EDC, |c_a|)
+    torch.testing.assert_close(whole.amplitudes, again.amplitudes, atol=1e-14, rtol=0)
     assert not torch.equal(whole.amplitudes, other.amplitudes)
 
 

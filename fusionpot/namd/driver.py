@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import math
 import os
 from pathlib import Path
 from typing import Any
@@ -11,7 +13,7 @@ from tqdm import tqdm
 
 from fusionpot._io import atomic_torch_save
 from fusionpot.namd.initial import InitialConditions
-from fusionpot.namd.integrator import DynamicsOptions, init, step
+from fusionpot.namd.integrator import DynamicsOptions, StepEvents, init, step
 from fusionpot.namd.io import SegmentWriter
 from fusionpot.namd.providers import Provider
 from fusionpot.namd.state import SurfaceHoppingState, concat_states
@@ -25,6 +27,37 @@ _CHECKPOINT_VERSION = 1
 
 def _maybe_concat(states: list[SurfaceHoppingState]) -> SurfaceHoppingState | None:
     return concat_states(states) if states else None
+
+
+def _hold(
+    stopped: torch.Tensor, old: SurfaceHoppingState, new: SurfaceHoppingState
+) -> SurfaceHoppingState:
+    """``new`` with the trajectories marked ``stopped`` [n_traj] bool kept as in ``old``."""
+    values: dict[str, Any] = {}
+    for f in dataclasses.fields(new):
+        a, b = getattr(old, f.name), getattr(new, f.name)
+        if f.metadata["scope"].startswith("traj") and b is not None:
+            mask = stopped.reshape(-1, *([1] * (b.dim() - 1)))
+            b = torch.where(mask, a, b)
+        values[f.name] = b
+    return SurfaceHoppingState(**values)
+
+
+def _without(stopped: torch.Tensor, events: StepEvents) -> StepEvents:
+    """``events`` with no attempts by trajectories marked ``stopped`` [n_traj] bool."""
+    return StepEvents(
+        events.attempted & ~stopped, events.accepted & ~stopped, events.source, events.target
+    )
+
+
+def _steps_to_look(
+    running: SurfaceHoppingState, stop: StopCriteria, dt: float, sync_every: int
+) -> int:
+    """Steps until the host looks again: ``sync_every``, or fewer when the most advanced
+    trajectory reaches ``stop.max_time`` sooner (erring early), so that no trajectory is
+    held past its maximum time."""
+    remaining = (stop.max_time - float(running.time.max())) / dt
+    return max(1, min(sync_every, math.ceil(remaining - 1e-6)))
 
 
 class _Progress:
@@ -54,6 +87,7 @@ def run_ensemble(
     directory: str | os.PathLike[str] | None = None,
     geometry_stride: int = 10,
     checkpoint_every: int = 200,
+    sync_every: int = 10,
     progress: bool = False,
     attrs: dict[str, Any] | None = None,
 ) -> SurfaceHoppingState:
@@ -65,12 +99,20 @@ def run_ensemble(
     (see ``io.py``) and a checkpoint is written atomically every ``checkpoint_every`` steps;
     if a checkpoint is present the run continues from it and gives the same result as an
     uninterrupted run. Final states are returned sorted by ``traj_id``.
+
+    The host looks at the device once every ``sync_every`` steps (sooner when the first
+    trajectory reaches ``stop.max_time``): then stopped trajectories leave the batch,
+    waiting ones join, records are copied to the host and the progress bar moves. In
+    between, a trajectory that met ``stop`` is held at its final state (computed, not
+    advanced, not recorded), so results do not depend on ``sync_every``.
     """
     size = len(initial) if batch_size is None else batch_size
     if size < 1:
         raise ValueError(f"batch_size must be ≥ 1, got {batch_size}")
     if checkpoint_every < 1:
         raise ValueError(f"checkpoint_every must be ≥ 1 step, got {checkpoint_every}")
+    if sync_every < 1:
+        raise ValueError(f"sync_every must be ≥ 1 step, got {sync_every}")
     writer = SegmentWriter(directory, geometry_stride) if directory is not None else None
     meta = {"dt": options.dt, "n_states": provider.n_states, "seed": seed, **(attrs or {})}
     pending = initial
@@ -120,43 +162,60 @@ def run_ensemble(
     bar = _Progress(len(initial), n_done, progress)
     hops = sum(int(s.n_hops.sum()) for s in finished)
     drift = max((float(s.max_drift.max()) for s in finished if s.n_traj), default=0.0)
-    n_steps = 0
-    while len(pending) or (running is not None and running.n_traj):
-        n_running = 0 if running is None else running.n_traj
-        if len(pending) and (n_running == 0 or size - n_running >= max(1, size // 4)):
-            take = min(size - n_running, len(pending))
-            admitted = pending.select(slice(0, take))
-            pending = pending.select(slice(take, None))
-            new = init(
-                provider,
-                admitted.positions,
-                admitted.velocities,
-                admitted.masses,
-                admitted.numbers,
-                admitted.active,
-                options,
-                seed,
-                admitted.traj_id,
-            )
+    new_hops = torch.zeros((), dtype=torch.long, device=device)  # since the last look
+    stopped = torch.zeros(0, dtype=torch.bool, device=device)  # [n_traj]
+    n_steps = look_at = 0
+    while True:
+        if n_steps == look_at:  # the host looks: retire, admit, copy, report
+            n_new_done = 0
+            if running is not None and running.n_traj:
+                done = stop.done(running)
+                n_new_done = int(done.sum())
+                drift = max(drift, float(running.max_drift.max()))
+                hops += int(new_hops)
+                if n_new_done:
+                    retired = running.select(done)
+                    if writer is not None:
+                        writer.record_final(retired)
+                    finished.append(retired)
+                    running = running.select(~done)
+            new_hops = torch.zeros_like(new_hops)
+            n_running = 0 if running is None else running.n_traj
+            if len(pending) and (n_running == 0 or size - n_running >= max(1, size // 4)):
+                take = min(size - n_running, len(pending))
+                admitted = pending.select(slice(0, take))
+                pending = pending.select(slice(take, None))
+                new = init(
+                    provider,
+                    admitted.positions,
+                    admitted.velocities,
+                    admitted.masses,
+                    admitted.numbers,
+                    admitted.active,
+                    options,
+                    seed,
+                    admitted.traj_id,
+                )
+                if writer is not None:
+                    writer.record(new)
+                running = (
+                    new if running is None or n_running == 0 else concat_states([running, new])
+                )
             if writer is not None:
-                writer.record(new)
-            running = new if running is None or n_running == 0 else concat_states([running, new])
+                writer.gather()
+            bar.update(n_new_done, running, hops, drift)
+            if running is None or running.n_traj == 0:
+                break
+            stopped = torch.zeros(running.n_traj, dtype=torch.bool, device=device)
+            look_at = n_steps + _steps_to_look(running, stop, options.dt, sync_every)
         assert running is not None
-        running, events = step(running, provider, options)
+        advanced, events = step(running, provider, options)
+        running, events = _hold(stopped, running, advanced), _without(stopped, events)
         if writer is not None:
-            writer.record(running)
+            writer.record(running, ~stopped)
             writer.record_hops(running, events)
-        drift = max(drift, float(running.max_drift.max()))
-        done = stop.done(running)
-        n_new_done = int(done.sum())
-        if n_new_done:
-            stopped = running.select(done)
-            if writer is not None:
-                writer.record_final(stopped)
-            finished.append(stopped)
-            running = running.select(~done)
-        hops += int(events.accepted.sum())
-        bar.update(n_new_done, running, hops, drift)
+        new_hops = new_hops + events.accepted.sum()
+        stopped = stopped | stop.done(running)
         n_steps += 1
         if n_steps % checkpoint_every == 0:
             save_checkpoint()

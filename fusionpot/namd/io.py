@@ -46,7 +46,13 @@ __all__ = ["SegmentWriter", "merge"]
 
 
 class SegmentWriter:
-    """Buffers records of running trajectories in memory and writes them as segments.
+    """Buffers records of running trajectories and writes them as segments.
+
+    Records stay on the trajectories' device, each with a mask of the rows that count
+    (trajectories that stopped since the driver last looked, geometry steps, hop
+    attempts), until :meth:`gather` copies them to the host in one go and drops the
+    masked rows; :meth:`flush` gathers and writes a segment. Recording never waits on
+    the device.
 
     directory: run directory; geometry_stride: record positions every this many steps.
     """
@@ -58,6 +64,7 @@ class SegmentWriter:
         self.geometry_stride = geometry_stride
         self.n_segments = 0
         self._rows: dict[str, list[np.ndarray]] = defaultdict(list)
+        self._on_device: list[tuple[torch.Tensor | None, dict[str, torch.Tensor]]] = []
 
     @property
     def segment_dir(self) -> Path:
@@ -67,54 +74,85 @@ class SegmentWriter:
         """Forget segments with index ≥ ``n_segments`` (written after the checkpoint)."""
         self.n_segments = n_segments
         self._rows.clear()
+        self._on_device.clear()
         if self.segment_dir.exists():
             for path in self.segment_dir.glob("seg_*.h5"):
                 if int(path.stem.split("_")[1]) >= n_segments:
                     path.unlink()
 
-    def _add(self, name: str, value: torch.Tensor) -> None:
-        self._rows[name].append(value.detach().cpu().numpy())
+    def _add(self, keep: torch.Tensor | None, fields: dict[str, torch.Tensor]) -> None:
+        """Rows ``fields`` (each [n_rows, ...]) of which those with ``keep`` [n_rows]
+        (all if None) are written."""
+        self._on_device.append((keep, {k: v.detach() for k, v in fields.items()}))
 
-    def record(self, state: SurfaceHoppingState) -> None:
-        """One row per trajectory of ``state`` at its current step."""
-        self._add("traj_id", state.traj_id)
-        self._add("step", state.step)
-        self._add("active", state.active)
-        self._add("amplitudes", state.amplitudes)
-        self._add("energies", state.energies)
-        self._add("kinetic", kinetic_energy(state.velocities, state.masses))
+    def gather(self) -> None:
+        """Copy the buffered records to the host (the only wait on the device): one copy
+        per field of all records of the same kind, then the masked rows are dropped."""
+        kinds: dict[tuple[str, ...], list[tuple[torch.Tensor | None, dict[str, torch.Tensor]]]]
+        kinds = defaultdict(list)
+        for keep, fields in self._on_device:
+            kinds[tuple(fields)].append((keep, fields))
+        for names, records in kinds.items():
+            masks = [
+                torch.ones(len(f[names[0]]), dtype=torch.bool, device=f[names[0]].device)
+                if k is None
+                else k
+                for k, f in records
+            ]
+            kept = torch.cat(masks).cpu().numpy()
+            for name in names:
+                rows = torch.cat([f[name] for _, f in records]).cpu().numpy()
+                self._rows[name].append(rows[kept])
+        self._on_device.clear()
+
+    def record(self, state: SurfaceHoppingState, keep: torch.Tensor | None = None) -> None:
+        """One row per trajectory of ``state`` at its current step (only those with
+        ``keep`` [n_traj] bool, if given)."""
+        rows = {
+            "traj_id": state.traj_id,
+            "step": state.step,
+            "active": state.active,
+            "amplitudes": state.amplitudes,
+            "energies": state.energies,
+            "kinetic": kinetic_energy(state.velocities, state.masses),
+        }
         if state.spread is not None:
-            self._add("spread", state.spread)
+            rows["spread"] = state.spread
+        self._add(keep, rows)
         geometry = state.step % self.geometry_stride == 0
-        if bool(geometry.any()):
-            self._add("geom_traj_id", state.traj_id[geometry])
-            self._add("geom_step", state.step[geometry])
-            self._add("positions", state.positions[geometry])
+        geometry = geometry if keep is None else geometry & keep
+        geom = {"geom_traj_id": state.traj_id, "geom_step": state.step}
+        self._add(geometry, {**geom, "positions": state.positions})
 
     def record_hops(self, state: SurfaceHoppingState, events: StepEvents) -> None:
         """Hop attempts of the step that produced ``state``."""
-        mask = events.attempted
-        if bool(mask.any()):
-            self._add("hop_traj_id", state.traj_id[mask])
-            self._add("hop_time", state.time[mask])
-            self._add("hop_source", events.source[mask])
-            self._add("hop_target", events.target[mask])
-            self._add("hop_accepted", events.accepted[mask])
-            self._add("hop_positions", state.positions[mask])
+        hops = {
+            "hop_traj_id": state.traj_id,
+            "hop_time": state.time,
+            "hop_source": events.source,
+            "hop_target": events.target,
+            "hop_accepted": events.accepted,
+            "hop_positions": state.positions,
+        }
+        self._add(events.attempted, hops)
 
     def record_final(self, state: SurfaceHoppingState) -> None:
         """Final rows of trajectories that stopped."""
-        self._add("final_traj_id", state.traj_id)
-        self._add("final_positions", state.positions)
-        self._add("final_velocities", state.velocities)
-        self._add("final_active", state.active)
-        self._add("final_time", state.time)
-        self._add("final_n_hops", state.n_hops)
-        self._add("final_max_drift", state.max_drift)
-        self._add("final_numbers", state.numbers.expand(state.n_traj, -1))
+        final = {
+            "final_traj_id": state.traj_id,
+            "final_positions": state.positions,
+            "final_velocities": state.velocities,
+            "final_active": state.active,
+            "final_time": state.time,
+            "final_n_hops": state.n_hops,
+            "final_max_drift": state.max_drift,
+            "final_numbers": state.numbers.expand(state.n_traj, -1),
+        }
+        self._add(None, final)
 
     def flush(self, attrs: dict[str, Any]) -> None:
         """Write buffered rows as the next segment (nothing if the buffer is empty)."""
+        self.gather()
         if not self._rows:
             return
         rows = {k: np.concatenate(v) for k, v in self._rows.items()}
