@@ -62,7 +62,9 @@ class Trainer:
         self.force_model: torch.nn.Module = ForceOutput(model, compute_stress=False)
         if ranks.world_size > 1:
             self.force_model = DistributedDataParallel(
-                self.force_model, device_ids=[device] if device.type == "cuda" else None
+                self.force_model,
+                device_ids=[device] if device.type == "cuda" else None,
+                broadcast_buffers=False,  # constants (E0, scale, index tables), equal everywhere
             )
         self.optimizer = make_optimizer(model, config)
         self.scheduler = make_scheduler(self.optimizer, config)
