@@ -11,8 +11,10 @@ hopping, decoherence; target ≤ 10 % at B = 64 and 256), and the speed-up in
 trajectory-steps/s over B = 1 and over one trajectory at a time through
 ``FusionCalculator`` (the ASE route a user would otherwise take).
 
-On CUDA the script also counts device synchronisations inside one step (torch's sync
-debug mode: every synchronising call warns) and waits for the device around each timing.
+Times are this process's CPU time on CPU (the machine is shared: wall time would count
+other jobs; run with one thread) and wall time on CUDA, where the script waits for the
+device around each timing and also counts device synchronisations inside one step
+(torch's sync debug mode: every synchronising call warns).
 
 Run on CPU with glibc's allocator tuned (DESIGN.md §5), e.g.::
 
@@ -45,6 +47,11 @@ def wait(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
+def clock(device: torch.device) -> float:
+    """Seconds: CPU time of this process on CPU, wall time on an accelerator."""
+    return time.process_time() if device.type == "cpu" else time.perf_counter()
+
+
 class TimedModel:
     """Wraps the provider's model and adds up the wall time of its calls, seconds."""
 
@@ -53,10 +60,10 @@ class TimedModel:
 
     def __call__(self, *args: Any) -> Any:
         wait(self.device)
-        start = time.perf_counter()
+        start = clock(self.device)
         out = self.model(*args)
         wait(self.device)
-        self.seconds += time.perf_counter() - start
+        self.seconds += clock(self.device) - start
         return out
 
 
@@ -111,10 +118,10 @@ def time_steps(
         if timed is not None:
             timed.seconds = 0.0
         wait(device)
-        start = time.perf_counter()
+        start = clock(device)
         state, _ = step(state, provider, options)
         wait(device)
-        total = time.perf_counter() - start
+        total = clock(device) - start
         if total < best:
             best = total
             outside = float("nan") if timed is None else 1.0 - timed.seconds / total
@@ -158,7 +165,8 @@ def main() -> None:
     print(
         f"{args.model.name}, {len(atoms)} atoms, {provider.n_states} states, device "
         f"{args.device}, model dtype {provider.dtype}, {torch.get_num_threads()} threads, "
-        f"fastest of {args.steps} timed steps per row (after 1 warm-up)"
+        f"fastest of {args.steps} timed steps per row (after 1 warm-up), "
+        f"{'CPU' if device.type == 'cpu' else 'wall'} time"
     )
     print(f"one trajectory at a time through FusionCalculator: {1e3 * one_at_a_time:.1f} ms/step")
     first = f"vs B={args.batch_sizes[0]}"

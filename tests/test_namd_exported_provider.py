@@ -131,3 +131,14 @@ def test_device_graph_and_host_graph_give_the_same_dynamics() -> None:
 def test_numbers_must_match_the_positions(provider: ExportedModelProvider) -> None:
     with pytest.raises(ValueError, match=r"numbers must be \[n_atoms\] = \[9\]"):
         provider.compute(geometries(1), NUMBERS[:5])
+
+
+def test_non_finite_geometries_give_nan_not_free_atoms(provider: ExportedModelProvider) -> None:
+    positions = geometries(3, seed=5)
+    positions[1, 4, 0] = float("nan")
+    positions[2, 0, 2] = float("inf")
+    result = provider.compute(positions, NUMBERS)
+    assert result.energies[1:].isnan().all() and result.forces[1:].isnan().all()
+    clean = provider.compute(positions[:1], NUMBERS)
+    torch.testing.assert_close(result.energies[0], clean.energies[0], atol=1e-10, rtol=0)
+    assert result.forces[0].isfinite().all()

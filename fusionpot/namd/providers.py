@@ -199,13 +199,18 @@ class ExportedModelProvider(AutogradProvider):
 
     def _evaluate(self, graph: dict[str, torch.Tensor], positions: torch.Tensor) -> ProviderResult:
         """Energies and forces of every state on ``graph`` (from :meth:`_graph` of
-        ``positions`` [n_traj, n_atoms, 3] Å), in the dtype and on the device of ``positions``."""
+        ``positions`` [n_traj, n_atoms, 3] Å), in the dtype and on the device of ``positions``.
+
+        A geometry with non-finite positions has no edges, so the model would see free
+        atoms; its energies and forces are made NaN instead (no read-back to raise)."""
         n_traj, n_atoms = positions.shape[:2]
         out = self.model(graph, -1, True, False)
         forces = out[keys.FORCES].detach().reshape(n_traj, n_atoms, self.n_states, 3)
         like = {"device": positions.device, "dtype": positions.dtype}
+        poison = positions.detach().sum(dim=(1, 2)) * 0.0  # [n_traj]: 0, NaN if not finite
+        energies = out[keys.ENERGY].detach().to(**like) + poison[:, None]
         return ProviderResult(
-            out[keys.ENERGY].detach().to(**like), forces.transpose(1, 2).to(**like)
+            energies, forces.transpose(1, 2).to(**like) + poison[:, None, None, None]
         )
 
 
