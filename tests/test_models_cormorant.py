@@ -43,12 +43,12 @@ BASE = {
     "avg_num_neighbors": 4.0,
     "dtype": "float64",
 }
-#: name -> config: Cormorant, Fusion-Cormorant's default, and the diagram with the CG
-#: square in path mode
+#: name -> config: Cormorant, Fusion-Cormorant's default ((c, c), (n, Y)) with vertex
+#: weights, and the trilinear diagram in path mode
 CONFIGS = {
     "cormorant": CormorantConfig(**BASE),
     "fusion": FusionCormorantConfig(**BASE),
-    "fusion-square": FusionCormorantConfig(**BASE, diagram="((c, c), (n, Y))", weights="path"),
+    "fusion-cny": FusionCormorantConfig(**BASE, diagram="((c, n), Y)", weights="path"),
 }
 STRUCTURES = {"molecule": random_molecule(6, 0), "crystal": random_crystal(1)}
 

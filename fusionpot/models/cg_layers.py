@@ -128,11 +128,11 @@ class FusionCGUpdate(torch.nn.Module):
 
     ``F_i ← Linear[(1/N) Σ_j block(Y = edge_ij, c = F_i [+1], n = F_j [+1])] + Linear[F_i]``.
     The block is channel-wise with per-element weights (the centre's species); its tree
-    (``tree``, leaves Y, c, n) is the config's ``diagram``. ``"((c, n), Y)"`` is one
-    trilinear coupling of centre, neighbour and edge; with the constant leaf it contains
-    Cormorant's aggregate ``Y ⊗ F_j`` (c = 1), ``F_i ⊗ Y`` (n = 1) and the radial density
-    Y. ``"((c, c), (n, Y))"`` also contains Cormorant's CG square ``F_i ⊗ F_i`` (weighted by
-    the radial sum) and its product with the aggregate.
+    (``tree``, leaves Y, c, n) is the config's ``diagram``. ``"((c, c), (n, Y))"`` holds
+    Cormorant's two CG products in one tree: with the constant leaf, the aggregate
+    ``Y ⊗ F_j`` (c = 1), the CG square ``F_i ⊗ F_i`` (weighted by the radial sum over j,
+    n = 1), and their product. ``"((c, n), Y)"`` is one trilinear coupling of centre,
+    neighbour and edge, which contains the aggregate, ``F_i ⊗ Y`` and the radial density.
     irreps_h / irreps_sh / irreps_out: irreps of one channel (strings). Inputs and output
     as :class:`CGUpdate`'s.
     """
