@@ -6,8 +6,9 @@ Example, with every key and its default (only ``data.train`` is required)::
     device: auto             # auto (cuda if available, else cpu), cpu, cuda, cuda:1, ...
                              #   (under torchrun, cuda is each process's cuda:LOCAL_RANK)
     run_dir: null            # output folder; null: "<config file stem>_run" beside the YAML
-    model:                   # the architecture and its fields (FusionMACEConfig / MACEConfig)
-      arch: fusion-mace      # fusion-mace | mace (stock mace-torch MACE, same pipeline)
+    model:                   # the architecture and its fields (its config class)
+      arch: fusion-mace      # fusion-mace | mace (stock mace-torch MACE) | cormorant |
+                             #   fusion-cormorant
       elements: null         # null: every element of the training set, by atomic number
       n_states: null         # null: from the data (see data.energy_keys)
       avg_num_neighbors: null  # null: mean neighbours per atom within r_max, training set
