@@ -25,6 +25,7 @@ import torch
 from ase.calculators.calculator import Calculator, PropertyNotImplementedError, all_changes
 from ase.stress import full_3x3_to_voigt_6_stress
 
+from fusionpot._device import resolve_device
 from fusionpot.calculators import _malloc
 from fusionpot.data import atoms_to_graph, keys
 from fusionpot.export import ExportedPotential, SteadyScript, load_potential
@@ -41,15 +42,6 @@ PARAMETERS = ("model", "state", "device", "dtype")
 #: atoms closer than this (Å, in the model's dtype) are "at the same position": the edge
 #: between them has no direction, and the model's energy is NaN there
 COINCIDENT = 1e-8
-
-
-def _device_name(device: torch.device | str) -> str:
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    try:
-        return str(torch.device(device))
-    except (RuntimeError, TypeError):
-        raise ValueError(f"device {device!r} is not a torch device (or 'auto')") from None
 
 
 def _model_parameter(
@@ -251,7 +243,7 @@ class FusionCalculator(Calculator):
             if isinstance(source, str) and source == old.get("model"):
                 source = None  # the same file
         if "device" in kwargs:
-            new["device"] = _device_name(kwargs["device"])
+            new["device"] = str(resolve_device(kwargs["device"]))
         if "dtype" in kwargs:
             new["dtype"] = _dtype_name(kwargs["dtype"])
         elif source is not None:

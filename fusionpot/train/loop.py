@@ -33,6 +33,7 @@ import torch
 import yaml
 from tqdm import tqdm
 
+from fusionpot._device import resolve_device as fusionpot_device
 from fusionpot._io import atomic_write, atomic_write_text
 from fusionpot.errors import ConfigError
 from fusionpot.models import ARCHITECTURES, build_model, load_model, save_model
@@ -89,11 +90,10 @@ class TrainResult:
 
 
 def resolve_device(device: str) -> torch.device:
-    """``"auto"``: CUDA when available, else CPU; anything else as torch reads it. Under
-    torchrun, ``cuda`` is this process's GPU (``cuda:LOCAL_RANK``)."""
-    if device == "auto":
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-    return local_device(torch.device(device))
+    """``"auto"``: CUDA when available, else CPU; anything else as torch reads it
+    (:func:`fusionpot._device.resolve_device`). Under torchrun, ``cuda`` is this process's
+    GPU (``cuda:LOCAL_RANK``)."""
+    return local_device(fusionpot_device(device))
 
 
 def load_splits(config: TrainConfig) -> Splits:
