@@ -105,6 +105,7 @@ stop: {max_time: 10.0}
         ("initial: {tully: {momentum: 20.0, n_traj: 2.5}}", "initial.tully.n_traj must be an"),
         ("initial: {tully: {momentum: 20.0, n_traj: 0}}", "initial.tully.n_traj must be >= 1"),
         ("initial: {tully: {momentum: 20.0, n_traj: 4}}\nrun: {seed: one}", "run.seed must be"),
+        ("initial: {tully: {momentum: 20.0, n_traj: 4}}\nrun: {sync_every: 0}", "run.sync_every"),
         ("initial: {wigner: {geometry: m.xyz, n_traj: 4, energy_window: [5, 4]}}", "lo < hi"),
         ("initial: {tully: {momentum: 20.0, n_traj: 4}}\nstop: {max_time: soon}", "max_time"),
         (

@@ -14,7 +14,7 @@ Example (every key of ``dynamics``, ``stop`` and ``run`` is optional except max_
                decoherence_damping: amplitude, rescale: auto, frustrated: keep}
     stop: {max_time: 500.0, ground_dwell: 50.0, box: null}  # fs, fs, [lo, hi] Å
     run: {seed: 0, batch_size: 256, device: cpu, dtype: float64, output: namd_run,
-          geometry_stride: 10, checkpoint_every: 200}
+          geometry_stride: 10, checkpoint_every: 200, sync_every: 10}
 """
 
 from __future__ import annotations
@@ -46,7 +46,9 @@ __all__ = ["RunSettings", "SurfaceHoppingConfig", "load_config"]
 @dataclass(frozen=True)
 class RunSettings:
     """seed; batch_size (None: all at once); device; dtype "float64"/"float32";
-    output: run directory; geometry_stride: steps; checkpoint_every: steps."""
+    output: run directory; geometry_stride: steps; checkpoint_every: steps; sync_every:
+    steps between the host's looks at the device (records copied, progress, finished
+    trajectories swapped for waiting ones; results do not depend on it)."""
 
     seed: int = 0
     batch_size: int | None = None
@@ -55,8 +57,11 @@ class RunSettings:
     output: str = "namd_run"
     geometry_stride: int = 10
     checkpoint_every: int = 200
+    sync_every: int = 10
 
     def __post_init__(self) -> None:
+        if self.sync_every < 1:
+            raise ValueError(f"run.sync_every must be >= 1 step, got {self.sync_every}")
         if self.dtype not in DTYPES:
             raise ValueError(f"dtype must be one of {sorted(DTYPES)}, got {self.dtype!r}")
 

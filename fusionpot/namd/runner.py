@@ -59,6 +59,7 @@ def run_config(
         directory=directory,
         geometry_stride=config.run.geometry_stride,
         checkpoint_every=config.run.checkpoint_every,
+        sync_every=config.run.sync_every,
         progress=progress,
         attrs={"config": config.text, "units": "eV, Angstrom, fs, amu"},
     )
