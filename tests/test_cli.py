@@ -104,3 +104,19 @@ def test_namd_then_namd_analyze_on_its_run(tmp_path: Path, capsys) -> None:
     assert set(yields) == {"DHP", "trans", "cis", "undetermined"}
     assert yields["trans"]["count"] == 2 and yields["undetermined"]["still_excited"] == 2
     assert (analysis / "populations.png").stat().st_size > 1000
+
+
+def test_command_modules_start_without_torch():
+    """Building the parser imports every command module: none may import torch (seconds
+    of start-up for `fusionpot label --help`); torch comes when a command runs."""
+    import subprocess
+    import sys
+
+    code = (
+        "import importlib, sys\n"
+        "from fusionpot.cli import COMMANDS\n"
+        "for name in COMMANDS:\n"
+        "    importlib.import_module(name)\n"
+        "    assert 'torch' not in sys.modules, name\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
