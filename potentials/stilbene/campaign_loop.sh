@@ -9,7 +9,6 @@
 # scripts as it goes): write a new file beside it and mv it over this one.
 set -uo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
-fp="$here/fp.sh"
 labels="$here/data/labels_mrsf.extxyz"
 shared="$here/../../../shared/data"
 seed="$shared/stilbene_mrsf_seed/stilbene_mrsf_seed.extxyz"
@@ -18,7 +17,7 @@ extra="$shared/stilbene_mrsf_extra/stilbene_mrsf_extra.extxyz"
 label() {
     local known=()
     [[ -f "$extra" ]] && known=(--known "$extra")
-    "$fp" label "$1" -o "$labels" --method mrsf --threads 1 "${known[@]}" "${@:2}"
+    fusionpot label "$1" -o "$labels" --method mrsf --threads 1 "${known[@]}" "${@:2}"
 }
 # label_one FILE: label one more frame of FILE; print the summary line ("N labelled, M
 # failed, ..."), a stand-in "0 labelled, 0 failed" when FILE does not exist, or whatever
@@ -40,7 +39,7 @@ while true; do
         continue
     fi
     have=""; [[ -s "$labels" ]] && have="$labels"
-    seam_out=$("$fp" sample seam $seed $have -o "$here/pool/seam_steps.extxyz" \
+    seam_out=$(fusionpot sample seam $seed $have -o "$here/pool/seam_steps.extxyz" \
         --n-lowest 2 --max-gap 3.1 --max-total 40 --scales 1.0 2>&1)
     echo "$seam_out"
     seam_last=$(tail -n 1 <<< "$seam_out")

@@ -15,5 +15,5 @@ write(f"{sys.argv[2]}/cis.xyz", cis)
 write(f"{sys.argv[2]}/trans.xyz", trans)
 write(f"{sys.argv[2]}/dhp.xyz", dhp)
 PY
-OMP_NUM_THREADS=1 "$here/fp.sh" sample photoisomer --cis "$tmp/cis.xyz" --trans "$tmp/trans.xyz" \
+OMP_NUM_THREADS=1 fusionpot sample photoisomer --cis "$tmp/cis.xyz" --trans "$tmp/trans.xyz" \
     --dhp "$tmp/dhp.xyz" --seed 0 -o "$here/pool/pool_xtb.extxyz"
