@@ -7,7 +7,13 @@ Units at every public interface: eV, Å, fs, amu.
 """
 
 from fusionpot.namd.driver import run_ensemble
-from fusionpot.namd.initial import InitialConditions
+from fusionpot.namd.initial import (
+    InitialConditions,
+    excite,
+    normal_modes,
+    read_initial_conditions,
+    wigner_sample,
+)
 from fusionpot.namd.integrator import DynamicsOptions, init, step
 from fusionpot.namd.io import merge
 from fusionpot.namd.minimum import ProviderCalculator, find_minimum
@@ -19,7 +25,6 @@ from fusionpot.namd.providers import (
     Provider,
     ProviderResult,
 )
-from fusionpot.namd.sampling import excite, normal_modes, read_initial_conditions, wigner_sample
 from fusionpot.namd.state import SurfaceHoppingState
 from fusionpot.namd.stopping import StopCriteria
 

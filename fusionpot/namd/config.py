@@ -33,10 +33,9 @@ from ase import Atoms
 from fusionpot._fields import check_fields, check_value
 from fusionpot.errors import ConfigError
 from fusionpot.models.config import DTYPES
-from fusionpot.namd.initial import InitialConditions
+from fusionpot.namd.initial import InitialConditions, excite, read_initial_conditions, wigner_sample
 from fusionpot.namd.integrator import DynamicsOptions
 from fusionpot.namd.providers import Provider
-from fusionpot.namd.sampling import excite, read_initial_conditions, wigner_sample
 from fusionpot.namd.stopping import StopCriteria
 from fusionpot.namd.tully import tully_initial_conditions
 

@@ -9,8 +9,8 @@ import torch
 from ase.calculators.calculator import Calculator, all_changes
 from ase.optimize import BFGS
 
+from fusionpot.namd.initial import harmonic_analysis
 from fusionpot.namd.providers import Provider
-from fusionpot.namd.sampling import harmonic_analysis
 
 __all__ = ["ProviderCalculator", "find_minimum"]
 
@@ -51,7 +51,7 @@ def find_minimum(
     step: float = 0.05,
 ) -> ase.Atoms:
     """Relax ``start`` on ``state`` to max |F| < ``fmax`` eV/Å until every normal mode is
-    real (:func:`~fusionpot.namd.sampling.harmonic_analysis`, one Hessian per
+    real (:func:`~fusionpot.namd.initial.harmonic_analysis`, one Hessian per
     relaxation); each time a mode is imaginary,
     move ``step`` Å (norm of the mass-weighted displacement, converted to Cartesian) along
     the softest mode and relax again, at most ``max_restarts`` times (then ``ValueError``).

@@ -1,6 +1,6 @@
 """Normal modes of a Hessian: the one mass-weighted eigen-analysis behind both Hessian
 sources, ASE finite differences (:func:`fusionpot.sampling.wigner.normal_modes`) and
-autograd of a model (:func:`fusionpot.namd.sampling.harmonic_analysis`)."""
+autograd of a model (:func:`fusionpot.namd.initial.harmonic_analysis`)."""
 
 from __future__ import annotations
 
