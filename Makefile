@@ -23,8 +23,8 @@ demo: $(STAMP)
 	$(BIN)/fusionpot demo
 
 lint: $(STAMP)
-	$(BIN)/ruff check fusionpot tests bench
-	$(BIN)/ruff format --check fusionpot tests bench
+	$(BIN)/ruff check fusionpot tests bench studies tools
+	$(BIN)/ruff format --check fusionpot tests bench studies tools
 	$(BIN)/mypy fusionpot
 
 pytest: $(STAMP)

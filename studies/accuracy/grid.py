@@ -1,6 +1,6 @@
-"""What the accuracy benchmark compares: the data sets and their splits, the models and
-sizes, and a *cell* (one training run of one model on one data set). ``accuracy.py``
-runs cells, ``accuracy_report.py`` renders their results."""
+"""What the accuracy study compares: the data sets and their splits, the models and
+sizes, and a *cell* (one training run of one model on one data set). ``campaign.py``
+runs cells, ``report.py`` renders their results."""
 
 from __future__ import annotations
 
@@ -17,9 +17,9 @@ from ase.io import read
 
 from fusionpot.data import read_pyrai2md, read_rmd17, read_spainn
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 DATA = REPO.parent / "shared" / "data"
-RESULTS = REPO / "bench" / "results"
+RESULTS = Path(__file__).resolve().parent / "results"
 STILBENE = DATA / "stilbene_mrsf_seed" / "stilbene_mrsf_seed.extxyz"
 
 # ---------------------------------------------------------------- data sets
@@ -172,7 +172,7 @@ class Cell:
         return f"{self.model}_{self.size}_seed{self.seed}_ep{self.epochs}{recipe}"
 
     def result_path(self, results: Path) -> Path:
-        return results / "accuracy" / self.dataset / f"{self.name}.json"
+        return results / self.dataset / f"{self.name}.json"
 
     def run_dir(self, work_dir: str) -> Path:
         """Where the cell's training run (checkpoints, metrics, model) lives."""

@@ -1,14 +1,14 @@
-"""Accuracy benchmark: Fusion-MACE against stock MACE, same data, split, seeds and budget.
+"""Accuracy study: Fusion-MACE against stock MACE, same data, split, seeds and budget.
 
 One *cell* is (data set, model, size, seed, epochs, recipe). Each finished cell writes one
-JSON file, ``bench/results/accuracy/<dataset>/<model>_<size>_seed<k>_ep<E>.json`` (the
+JSON file, ``studies/accuracy/results/<dataset>/<model>_<size>_seed<k>_ep<E>.json`` (the
 EMA decay, lr and batch size are appended where not the default; atomic:
 temp file + ``os.replace``); a rerun skips finished cells and continues an interrupted
 cell from its last finished epoch (``fusionpot.train`` checkpoints), so the script can be
 stopped and resumed across sessions; ``--workers N`` trains N cells at once, each in its
 own process (a lock on the cell's run folder keeps two benchmark processes off the same
 cell). After every cell, and with ``--report``, every JSON present is rendered into
-``bench/results/accuracy.md``. Training is
+``studies/accuracy/results/accuracy.md``. Training is
 ``fusionpot.train.run_training`` (what ``fusionpot train`` runs), stock MACE as
 ``arch: mace`` in the same pipeline; AdamW, lr 0.01, 5 frames per step, no EMA unless
 ``--ema-decay`` (see ``EMA_NOTE``), no schedule below 10 epochs (plateau from 10), float64.
@@ -47,27 +47,27 @@ Examples::
     # the common options
     #   --sizes tiny small --threads 1 --workers 1 --repeats 3 --quiet
     # and the malloc settings below; about two and a half hours in all:
-    python bench/accuracy.py --dataset ethanol --epochs 5 ...     # chain A
-    python bench/accuracy.py --dataset malonaldehyde aspirin --epochs 5 ...
-    python bench/accuracy.py --dataset c6f6 --epochs 2 ...        # chain B, at once
-    python bench/accuracy.py --dataset acac 3bpa --epochs 5 ...
+    python -m studies.accuracy --dataset ethanol --epochs 5 ...     # chain A
+    python -m studies.accuracy --dataset malonaldehyde aspirin --epochs 5 ...
+    python -m studies.accuracy --dataset c6f6 --epochs 2 ...        # chain B, at once
+    python -m studies.accuracy --dataset acac 3bpa --epochs 5 ...
     # (cells finished by an older version of this script get the validation history,
     # the S1-S0 gap error and acac's extra test sets added by rerunning the same command)
     # the tiny-budget check committed on 2026-12-02 (ethanol, 2 epochs, 1 thread on a busy
     # 2-core machine: 31 min for the first command, 12 min for the second)
-    nice -n 19 python bench/accuracy.py --dataset ethanol --sizes tiny --seeds 0 1 2 \
+    nice -n 19 python -m studies.accuracy --dataset ethanol --sizes tiny --seeds 0 1 2 \
         --epochs 2 --threads 1
-    nice -n 19 python bench/accuracy.py --dataset ethanol --sizes small --seeds 0 \
+    nice -n 19 python -m studies.accuracy --dataset ethanol --sizes small --seeds 0 \
         --epochs 2 --threads 1
     # one quick cell per model: smallest size, first seed
-    python bench/accuracy.py --dataset ethanol --only-fast --epochs 2
+    python -m studies.accuracy --dataset ethanol --only-fast --epochs 2
     # the long grid (5 models x small, medium; 3 seeds for ethanol; 7 data sets), in the
     # background, resumable (days on 2 CPU cores; hours on a GPU with --device cuda)
     MALLOC_MMAP_THRESHOLD_=4294967296 MALLOC_TRIM_THRESHOLD_=8589934592 \
-    MALLOC_TOP_PAD_=1073741824 nohup nice -n 19 python bench/accuracy.py --epochs 50 \
+    MALLOC_TOP_PAD_=1073741824 nohup nice -n 19 python -m studies.accuracy --epochs 50 \
         --threads 1 --workers 2 --quiet > runs/accuracy.log 2>&1 &
-    python bench/accuracy.py --dry-run     # which cells are done, which are to do
-    python bench/accuracy.py --report      # re-render the table from finished cells
+    python -m studies.accuracy --dry-run     # which cells are done, which are to do
+    python -m studies.accuracy --report      # re-render the table from finished cells
 """
 
 from __future__ import annotations
@@ -79,7 +79,6 @@ import multiprocessing
 import os
 import platform
 import subprocess
-import sys
 import time
 import warnings
 from collections.abc import Callable
@@ -98,11 +97,9 @@ from fusionpot.data import atoms_to_graph
 from fusionpot.data.formats import write_extxyz
 from fusionpot.models import ForceOutput, load_model
 from fusionpot.train import evaluate as predict
-from fusionpot.train import read_frames, read_metrics_csv, run_training
+from fusionpot.train import labelled_frames, read_metrics_csv, run_training
 from fusionpot.train.loop import MODEL
-
-from accuracy_report import write_report
-from accuracy_setup import (
+from studies.accuracy.grid import (
     COMMON_MODEL,
     DATASETS,
     DEFAULT_BATCH_SIZE,
@@ -114,6 +111,7 @@ from accuracy_setup import (
     STILBENE,
     Cell,
 )
+from studies.accuracy.report import write_report
 
 
 def select_cells(args: argparse.Namespace) -> list[Cell]:
@@ -259,7 +257,7 @@ def extra_test_errors(
 
 def test_errors(model: torch.nn.Module, test: Path, args: argparse.Namespace) -> dict[str, Any]:
     """MAE per state and averaged over states (NaN where the set has no such label)."""
-    frames = read_frames(test)
+    frames = labelled_frames(test)
     predictions = predict(model, frames, batch_size=32, device=args.device)
     metrics = predictions.errors.metrics()
     energy_abs = np.where(frames.energy_mask, np.abs(predictions.energy - frames.energy), np.nan)
@@ -454,7 +452,3 @@ def run_and_write(cell: Cell, args: argparse.Namespace) -> str:
             return "done"
         write_json(cell.result_path(args.results_dir), run_cell(cell, args))
     return "ran"
-
-
-if __name__ == "__main__":
-    sys.exit(main())

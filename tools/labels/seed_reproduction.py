@@ -4,7 +4,7 @@ Labels chosen seed frames again with OpenQPLabeller (MRSF-TDDFT BHHLYP/6-31G, S0
 gradients) and prints the largest energy (eV) and force (eV/Å) differences per state;
 targets: 1e-4 eV and 1e-3 eV/Å. Cost: ~4-6 min per frame on 2 cores.
 
-    python bench/label_seed_reproduction.py --frames 7 --threads 2
+    python tools/labels/seed_reproduction.py --frames 7 --threads 2
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from ase.io import read
 from fusionpot.labels import OpenQPLabeller
 
 SEED = (
-    Path(__file__).resolve().parents[2]
+    Path(__file__).resolve().parents[3]
     / "shared"
     / "data"
     / "stilbene_mrsf_seed"

@@ -1,5 +1,5 @@
-"""The accuracy benchmark's report: finished cells (JSON records) rendered into
-``bench/results/accuracy.md``: one table per data set and budget, verdicts against MACE,
+"""The accuracy study's report: finished cells (JSON records) rendered into
+``studies/accuracy/results/accuracy.md``: one table per data set and budget, verdicts against MACE,
 extra test sets, timing caveats."""
 
 from __future__ import annotations
@@ -16,8 +16,7 @@ from typing import Any
 import numpy as np
 
 from fusionpot._io import atomic_write_text
-
-from accuracy_setup import DATASETS, EMA_NOTE, MODELS, SIZES
+from studies.accuracy.grid import DATASETS, EMA_NOTE, MODELS, SIZES
 
 # ---------------------------------------------------------------- report
 
@@ -41,22 +40,23 @@ COLUMNS = (
 )
 HEADER = """# Accuracy: Fusion-MACE vs stock MACE
 
-Written by `bench/accuracy.py` from the JSON files in `bench/results/accuracy/` (one per
-finished cell; do not edit by hand). Test-set MAE; energies per molecule (meV) and per
-atom, forces per Cartesian component (meV/Å), averaged over electronic states for the
-multi-state sets; mean ± standard deviation over seeds where there are several. "train
-min": wall-clock of `fusionpot train` for the whole budget (all epochs, validation
-included) on the machine and thread count recorded in each JSON; "ms": fastest energy +
-forces call of the trained model (graph built beforehand) on the data set's molecule, on
-a 26-atom molecule and on a batch of 64 of them. The same split, seeds and budget for
-every model of a data set. "product params": the weights of the product basis alone
-(mace-torch's symmetric contraction or the fusion block); the radial MLPs hold most of
-every model's parameters at these sizes. Published numbers come from far larger
-budgets (thousands of GPU epochs, larger models) and are shown for scale only.
+Written by `python -m studies.accuracy` from the JSON files in
+`studies/accuracy/results/<dataset>/` (one per finished cell; do not edit by hand).
+Test-set MAE; energies per molecule (meV) and per atom, forces per Cartesian component
+(meV/Å), averaged over electronic states for the multi-state sets; mean ± standard
+deviation over seeds where there are several. "train min": wall-clock of `fusionpot
+train` for the whole budget (all epochs, validation included) on the machine and thread
+count recorded in each JSON; "ms": fastest energy + forces call of the trained model
+(graph built beforehand) on the data set's molecule, on a 26-atom molecule and on a
+batch of 64 of them. The same split, seeds and budget for every model of a data set.
+"product params": the weights of the product basis alone (mace-torch's symmetric
+contraction or the fusion block); the radial MLPs hold most of every model's parameters
+at these sizes. Published numbers come from far larger budgets (thousands of GPU epochs,
+larger models) and are shown for scale only.
 
 The exact commands that produced the cells, and the full-grid command, are in the
-docstring of `bench/accuracy.py` (`python bench/accuracy.py --help`); `python
-bench/accuracy.py --report` re-renders this file.
+docstring of `studies/accuracy/campaign.py` (`python -m studies.accuracy --help`, from
+the repository root); `python -m studies.accuracy --report` re-renders this file.
 """
 
 
@@ -450,8 +450,8 @@ def plot_learning_curves(groups: dict[tuple[str, ...], list[dict[str, Any]]], pa
 
 
 def write_report(results: Path) -> None:
-    """Render every finished cell under ``results/accuracy/`` into ``results/accuracy.md``
-    (and the learning curves into ``results/accuracy_curves.png``)."""
-    records = [json.loads(p.read_text()) for p in sorted(results.glob("accuracy/*/*.json"))]
+    """Render every finished cell, ``results/<dataset>/*.json``, into
+    ``results/accuracy.md`` (and the learning curves into ``results/accuracy_curves.png``)."""
+    records = [json.loads(p.read_text()) for p in sorted(results.glob("*/*.json"))]
     curves = plot_learning_curves(_group(records), results / CURVES)
     atomic_write_text(results / "accuracy.md", render(records, curves))

@@ -1,5 +1,6 @@
-"""bench/accuracy.py: cell names, the report's verdicts and extra-test tables, and one
-short real run of two cells in parallel workers (acetylacetone from ../shared/data)."""
+"""The accuracy study (``python -m studies.accuracy``): cell names, the report's verdicts
+and extra-test tables, and one short real run of two cells in parallel workers
+(acetylacetone from ../shared/data)."""
 
 from __future__ import annotations
 
@@ -11,19 +12,17 @@ from pathlib import Path
 
 import pytest
 
+from studies.accuracy import grid
+from studies.accuracy import report as accuracy_report
+
 REPO = Path(__file__).resolve().parents[1]
 ACAC = REPO.parent / "shared" / "data" / "botnet" / "dataset_acac"
-sys.path.insert(0, str(REPO / "bench"))  # the bench scripts import their siblings by name
-import accuracy_report  # noqa: E402
-import accuracy_setup  # noqa: E402
 
 
 def test_cell_names_carry_the_recipe_only_where_it_is_not_the_default():
-    cell = accuracy_setup.Cell("ethanol", "mace", "tiny", 1, 5)
+    cell = grid.Cell("ethanol", "mace", "tiny", 1, 5)
     assert cell.name == "mace_tiny_seed1_ep5"
-    other = accuracy_setup.Cell(
-        "ethanol", "mace", "tiny", 1, 5, ema_decay=0.99, lr=0.005, batch_size=10
-    )
+    other = grid.Cell("ethanol", "mace", "tiny", 1, 5, ema_decay=0.99, lr=0.005, batch_size=10)
     assert other.name == "mace_tiny_seed1_ep5_ema0.99_lr0.005_bs10"
 
 
@@ -104,7 +103,7 @@ def test_two_cells_in_parallel_workers_then_resumed_as_done(tmp_path):
     a second call finds both done and trains nothing."""
     command = [
         sys.executable,
-        str(REPO / "bench" / "accuracy.py"),
+        "-m", "studies.accuracy",
         "--dataset", "acac",
         "--models", "mace", "fusion-path-aaa",
         "--sizes", "tiny",
@@ -117,11 +116,11 @@ def test_two_cells_in_parallel_workers_then_resumed_as_done(tmp_path):
         "--work-dir", str(tmp_path / "work"),
         "--results-dir", str(tmp_path / "results"),
     ]  # fmt: skip
-    first = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    first = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=600)
     assert first.returncode == 0, first.stderr[-3000:]
     assert first.stdout.count("ran ") == 2
     for model in ("mace", "fusion-path-aaa"):
-        path = tmp_path / "results" / "accuracy" / "acac" / f"{model}_tiny_seed0_ep1.json"
+        path = tmp_path / "results" / "acac" / f"{model}_tiny_seed0_ep1.json"
         record = json.loads(path.read_text())
         assert record["n_test"] == 20 and record["epochs_run"] == 1
         assert 0 < record["forces_mae_meV_per_A"] < 2000
@@ -136,7 +135,7 @@ def test_two_cells_in_parallel_workers_then_resumed_as_done(tmp_path):
     history = old.pop("valid_history")
     assert [row["epoch"] for row in history] == [0, 1]
     path.write_text(json.dumps(old))
-    second = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    second = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=600)
     assert second.returncode == 0, second.stderr[-3000:]
     assert second.stdout.count("done ") == 2 and "ran " not in second.stdout
     assert "added validation history" in second.stdout
