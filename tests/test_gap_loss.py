@@ -26,6 +26,8 @@ def _batch(energy: torch.Tensor, mask: torch.Tensor, n_atoms: list[int]) -> Batc
         energy_mask=mask,
         forces=torch.zeros(n, s, 3, dtype=torch.float64),
         forces_mask=torch.ones(n, s, dtype=torch.bool),
+        stress=torch.zeros(len(n_atoms), 3, 3, dtype=torch.float64),
+        stress_mask=torch.zeros(len(n_atoms), dtype=torch.bool),
         n_atoms=torch.tensor(n_atoms, dtype=torch.float64),
     )
 

@@ -22,10 +22,10 @@ from fusionpot.testing import two_state_frames
 from fusionpot.train import (
     TrainConfig,
     evaluate,
+    labelled_frames,
     load_splits,
     metrics_table,
     read_files,
-    read_frames,
     read_metrics_csv,
     run_training,
 )
@@ -81,7 +81,7 @@ def test_missing_labels_are_masked(tmp_path):
     del frames[3].info["energy_s0"]
     path = tmp_path / "partial.extxyz"
     ase.io.write(path, frames)
-    data = read_frames(path)
+    data = labelled_frames(path)
     assert data.n_states == 2
     assert data.forces_mask[:, 1].tolist() == [True, False, True, True, True, True]
     assert data.energy_mask[:, 0].tolist() == [True, True, True, False, True, True]
@@ -128,14 +128,14 @@ def test_bad_data_names_file_and_frame(tmp_path, damage, message):
             del atoms.info[f"energy_s{s}"], atoms.arrays[f"forces_s{s}"]
     ase.io.write(tmp_path / "bad.extxyz", frames)
     with pytest.raises(ValueError, match=message):
-        read_frames(tmp_path / "bad.extxyz")
+        labelled_frames(tmp_path / "bad.extxyz")
 
 
 def test_bad_shapes_and_elements_name_the_frame(tmp_path):
     atoms = ase.Atoms("Cu2", positions=[[0, 0, 0], [2.5, 0, 0]])
     atoms.calc = SinglePointCalculator(atoms, energy=-1.0, forces=np.zeros((3, 3)))
     with pytest.raises(ValueError, match=r"mine: frame 0: forces has shape \[3, 3\], expected"):
-        read_frames([atoms], name="mine")
+        labelled_frames([atoms], name="mine")
     frames = two_state_frames(4, seed=4)
     frames[3].symbols[0] = "Au"
     ase.io.write(tmp_path / "valid.extxyz", frames)
@@ -148,7 +148,7 @@ def test_bad_shapes_and_elements_name_the_frame(tmp_path):
     with pytest.raises(ValueError, match=r"unknown FusionMACEConfig fields \['chanels'\]"):
         run_training(typo, tmp_path / "typo", progress=False)
     with pytest.raises(FileNotFoundError, match=r"missing\.extxyz"):
-        read_frames(tmp_path / "missing.extxyz")
+        labelled_frames(tmp_path / "missing.extxyz")
     with pytest.raises(ValueError, match=r"unknown keys \['epoch'\] in training"):
         TrainConfig.from_dict({"data": {"train": "x"}, "training": {"epoch": 3}})
 
@@ -162,7 +162,7 @@ def test_ground_state_labels_from_ase_calculator(tmp_path):
         atoms.get_forces()
         frames.append(atoms)
     ase.io.write(tmp_path / "gs.extxyz", frames)
-    data = read_frames(tmp_path / "gs.extxyz")
+    data = labelled_frames(tmp_path / "gs.extxyz")
     assert data.n_states == 1 and data.energy_mask.all() and data.forces_mask.all()
     np.testing.assert_allclose(data.energy[:, 0], [a.get_potential_energy() for a in frames])
 
@@ -176,7 +176,7 @@ def test_energy_statistics_recover_reference_energies():
         atoms.info["energy_s0"] = sum(e0[s] for s in atoms.get_chemical_symbols()) + 0.1 * len(
             atoms
         )
-    data = read_frames(frames)
+    data = labelled_frames(frames)
     stats = energy_statistics(data, ("Cu", "Ag"))
     counts = np.array([[a.get_chemical_symbols().count(e) for e in ("Cu", "Ag")] for a in frames])
     predicted = counts @ stats.reference_energies[:, 0] + counts.sum(1) * stats.shift[0]

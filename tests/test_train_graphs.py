@@ -11,7 +11,7 @@ import torch
 from fusionpot.data import atoms_to_graph, keys
 from fusionpot.models import ForceOutput, FusionMACEConfig, build_model
 from fusionpot.testing import random_crystal, random_molecule, two_state_frames
-from fusionpot.train import OptimConfig, Trainer, evaluate, read_frames
+from fusionpot.train import OptimConfig, Trainer, evaluate, labelled_frames
 from fusionpot.train.dataset import Batch, LabelledFrames
 from fusionpot.train.graphs import FrameGraphs
 from fusionpot.train.loss import batch_errors, weighted_loss
@@ -19,7 +19,7 @@ from fusionpot.train.trainer import epoch_order
 
 
 def _labelled(frames, seed: int) -> LabelledFrames:
-    """Random two-state labels, some missing."""
+    """Random two-state labels and stresses of crystals, some missing."""
     rng = np.random.default_rng(seed)
     for k, atoms in enumerate(frames):
         for s in range(2):
@@ -27,7 +27,9 @@ def _labelled(frames, seed: int) -> LabelledFrames:
                 atoms.info[f"energy_s{s}"] = float(rng.normal())
             if (k + s) % 5 != 4:
                 atoms.arrays[f"forces_s{s}"] = rng.normal(size=(len(atoms), 3))
-    return read_frames(frames)
+        if atoms.pbc.all() and k % 3:
+            atoms.info["stress"] = rng.normal(size=6)  # Voigt, eV/Å³
+    return labelled_frames(frames)
 
 
 def _host_batch(data: LabelledFrames, idx, elements, r_max: float, dtype: torch.dtype) -> Batch:
@@ -40,6 +42,8 @@ def _host_batch(data: LabelledFrames, idx, elements, r_max: float, dtype: torch.
         energy_mask=torch.from_numpy(data.energy_mask[idx]),
         forces=torch.from_numpy(np.concatenate([data.forces[i] for i in idx])).to(dtype),
         forces_mask=torch.from_numpy(np.repeat(data.forces_mask[idx], sizes, axis=0)),
+        stress=torch.from_numpy(data.stress[idx]).to(dtype),
+        stress_mask=torch.from_numpy(data.stress_mask[idx]),
         n_atoms=torch.from_numpy(sizes).to(dtype),
     )
 
@@ -49,7 +53,8 @@ def _assert_same_batch(a: Batch, b: Batch) -> None:
     for key in a.graph:
         assert a.graph[key].dtype == b.graph[key].dtype, key
         assert torch.equal(a.graph[key], b.graph[key]), key
-    for name in ("energy", "energy_mask", "forces", "forces_mask", "n_atoms"):
+    labels = ("energy", "energy_mask", "forces", "forces_mask", "stress", "stress_mask")
+    for name in (*labels, "n_atoms"):
         assert torch.equal(getattr(a, name), getattr(b, name)), name
 
 
@@ -64,7 +69,9 @@ def test_gathered_batch_is_the_graph_of_its_frames(dtype):
     for idx in ([3], [6, 1, 4], [2, 2, 5, 0, 3], list(range(7))):
         _assert_same_batch(graphs.batch(idx), _host_batch(data, idx, ("H", "C", "O"), 3.5, dtype))
     unlabelled = graphs.batch([1, 2], labelled=False)
-    assert not unlabelled.energy_mask.any() and not unlabelled.forces_mask.any()
+    assert graphs.stress_mask.tolist() == [k in (1, 5) for k in range(7)]
+    for name in ("energy_mask", "forces_mask", "stress_mask"):
+        assert not getattr(unlabelled, name).any(), name
     with pytest.raises(ValueError, match="element"):
         FrameGraphs.build(data, ("H", "C"), 3.5)
 
@@ -72,7 +79,7 @@ def test_gathered_batch_is_the_graph_of_its_frames(dtype):
 def test_training_steps_equal_the_host_graph_path():
     """One epoch of the Trainer on cached graphs gives, batch after batch, the losses of
     the same steps on graphs built per batch on the host."""
-    data = read_frames(two_state_frames(10, seed=3))
+    data = labelled_frames(two_state_frames(10, seed=3))
     config = FusionMACEConfig(
         elements=("Cu", "Ag"), n_states=2, channels=4, l_max=1, r_max=4.0, radial_mlp=(8,)
     )
@@ -103,7 +110,7 @@ def test_training_steps_equal_the_host_graph_path():
 
 def test_evaluate_is_one_frame_at_a_time_and_checks_what_graphs_were_built_for():
     """Batched evaluation over cached graphs = the model on each frame's own graph."""
-    data = read_frames(two_state_frames(5, seed=4))
+    data = labelled_frames(two_state_frames(5, seed=4))
     torch.manual_seed(0)
     model = build_model(
         FusionMACEConfig(elements=("Cu", "Ag"), n_states=2, channels=4, l_max=1, r_max=4.0)

@@ -14,7 +14,7 @@ import torch
 from fusionpot.data import read_rmd17
 from fusionpot.data.formats import write_extxyz
 from fusionpot.models import build_model, load_model
-from fusionpot.train import evaluate, read_frames, read_metrics_csv, run_training
+from fusionpot.train import evaluate, labelled_frames, read_metrics_csv, run_training
 from fusionpot.train.statistics import energy_statistics
 
 RMD17 = Path(__file__).parents[1].parent / "shared" / "data" / "rmd17"
@@ -31,7 +31,7 @@ def test_fifty_ethanol_frames_halve_the_force_error(arch, tmp_path):
     frames = read_rmd17(RMD17 / "rmd17_ethanol_train_01.npz", slice(0, 60))
     write_extxyz(tmp_path / "train.extxyz", frames[:50])
     write_extxyz(tmp_path / "valid.extxyz", frames[50:])
-    test = read_frames(read_rmd17(RMD17 / "rmd17_ethanol_test_01.npz", slice(0, 50)))
+    test = labelled_frames(read_rmd17(RMD17 / "rmd17_ethanol_test_01.npz", slice(0, 50)))
     config = {
         "seed": 0,
         "device": "cpu",
@@ -55,7 +55,7 @@ def test_fifty_ethanol_frames_halve_the_force_error(arch, tmp_path):
 
     torch.manual_seed(0)  # the trainer's initial weights: seed, build, E0/scale/shift
     untrained = build_model(trained.config)
-    stats = energy_statistics(read_frames(tmp_path / "train.extxyz"), trained.config.elements)
+    stats = energy_statistics(labelled_frames(tmp_path / "train.extxyz"), trained.config.elements)
     dtype = trained.config.torch_dtype
     untrained.set_energy_normalisation(
         *(
@@ -65,7 +65,7 @@ def test_fifty_ethanol_frames_halve_the_force_error(arch, tmp_path):
     )
     # it is the trainer's starting point: its epoch-0 row scored the same validation error
     epoch0 = read_metrics_csv(result.run_dir / "metrics.csv")[0]
-    valid = read_frames(tmp_path / "valid.extxyz")
+    valid = labelled_frames(tmp_path / "valid.extxyz")
     assert _forces_mae(untrained, valid) == pytest.approx(epoch0["valid_forces_mae_s0"], rel=1e-9)
     before, after = _forces_mae(untrained, test), _forces_mae(trained, test)
     assert after < 0.5 * before, f"force MAE {before:.1f} -> {after:.1f} meV/Å"

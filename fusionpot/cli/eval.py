@@ -1,4 +1,5 @@
-"""``fusionpot eval model.pth data.extxyz``: error table of a model on labelled frames."""
+"""``fusionpot eval model.pth data.extxyz``: error table of a model on labelled frames
+(energies and forces per state; S0's stress where frames carry ASE's ``stress``)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from pathlib import Path
 from fusionpot.errors import UserError
 
 NAME = "eval"
-HELP = "energy and force errors (per state) of a saved model on labelled frames"
+HELP = "energy, force (per state) and stress errors of a saved model on labelled frames"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

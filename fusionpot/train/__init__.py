@@ -7,7 +7,7 @@
 
 from fusionpot.train.committee import member_dir, train_committee
 from fusionpot.train.config import DataConfig, OptimConfig, TrainConfig, load_config
-from fusionpot.train.dataset import LabelledFrames, detect_keys, read_files, read_frames
+from fusionpot.train.dataset import LabelledFrames, detect_keys, labelled_frames, read_files
 from fusionpot.train.distributed import process_group
 from fusionpot.train.evaluate import Predictions, evaluate
 from fusionpot.train.graphs import FrameGraphs
@@ -27,13 +27,13 @@ __all__ = [
     "Trainer",
     "detect_keys",
     "evaluate",
+    "labelled_frames",
     "load_config",
     "load_splits",
     "member_dir",
     "metrics_table",
     "process_group",
     "read_files",
-    "read_frames",
     "read_metrics_csv",
     "resolve_device",
     "run_training",

@@ -41,11 +41,16 @@ Example, with every key and its default (only ``data.train`` is required)::
       forces_weight: 10.0    # loss weight of the forces (eV²/Å²): a number or one per state
       gap_weight: 0.0        # loss weight of the gaps between adjacent states (1/eV²); the
                              #   gaps drive surface hopping: > 0 fits them directly
+      stress_weight: 0.0     # loss weight of the stress of S0 ((Å³/eV)²), for periodic
+                             #   frames labelled with ASE's stress (eV/Å³, fusionpot label
+                             #   --method xtb); > 0 needs such frames among the training data
 
 The loss is ``Σ_s w_E,s · mean((ΔE_s / n_atoms)²) + w_F,s · mean(ΔF_s²)
-+ w_gap · Σ_k mean((Δ(E_k - E_{k-1}))²)`` over the labels present (a missing label is
-masked out; a gap counts where both of its states are labelled; gaps are per frame, not
-per atom).
++ w_gap · Σ_k mean((Δ(E_k - E_{k-1}))²) + w_σ · mean(Δσ²)`` over the labels present (a
+missing label is masked out; a gap counts where both of its states are labelled; gaps are
+per frame, not per atom; the stress mean is over the 9 components of the frames with a
+stress label, as mace-torch's stress loss but not diluted by frames without one). The
+stress MAE is reported whenever the data have stress labels, whatever its weight.
 """
 
 from __future__ import annotations
@@ -119,6 +124,7 @@ class OptimConfig:
     energy_weight: float | tuple[float, ...] = 1.0
     forces_weight: float | tuple[float, ...] = 10.0
     gap_weight: float = 0.0
+    stress_weight: float = 0.0
 
     def __post_init__(self) -> None:
         for name in ("energy_weight", "forces_weight"):
@@ -133,8 +139,9 @@ class OptimConfig:
                 "training.early_stopping_patience must be >= 1 (or null), "
                 f"got {self.early_stopping_patience}"
             )
-        if not self.gap_weight >= 0.0:
-            raise ValueError(f"training.gap_weight must be >= 0, got {self.gap_weight}")
+        for name in ("gap_weight", "stress_weight"):
+            if not getattr(self, name) >= 0.0:
+                raise ValueError(f"training.{name} must be >= 0, got {getattr(self, name)}")
         if not 0.0 <= self.ema_decay < 1.0:
             raise ValueError(f"training.ema_decay must be in [0, 1), got {self.ema_decay}")
         if self.scheduler not in ("plateau", "cosine", "none"):

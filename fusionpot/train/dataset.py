@@ -1,9 +1,11 @@
 """Labelled frames: read (extxyz or anything ASE reads) and check them.
 
 Labels per state s: an energy (eV, ``atoms.info`` or ASE's calculator results) and forces
-(eV/Å, ``atoms.arrays`` or the calculator's). A label missing from one frame is masked
-out; a label that is there must be finite and of the right shape, or the error names the
-file and frame.
+(eV/Å, ``atoms.arrays`` or the calculator's); for the ground state S0 of a periodic frame,
+also ASE's ``stress`` (eV/Å³, ASE's sign, Voigt 6 or 3×3, ``atoms.info`` or the
+calculator's: what ``fusionpot label --method xtb`` writes). A label missing from one
+frame is masked out; a label that is there must be finite and of the right shape, or the
+error names the file and frame.
 """
 
 from __future__ import annotations
@@ -18,17 +20,22 @@ import ase.io
 import numpy as np
 import torch
 from ase.data import atomic_numbers, chemical_symbols
+from ase.stress import voigt_6_to_full_3x3_stress
 
 from fusionpot.errors import DataError
 
 __all__ = [
+    "STRESS_KEY",
     "Batch",
     "LabelledFrames",
     "detect_keys",
+    "labelled_frames",
     "read_atoms",
     "read_files",
-    "read_frames",
 ]
+
+#: the stress label (of S0): ASE's name, in ``atoms.info`` or the calculator's results
+STRESS_KEY = "stress"
 
 
 @dataclass
@@ -37,7 +44,8 @@ class Batch:
     (:meth:`fusionpot.train.graphs.FrameGraphs.batch`).
 
     energy [n_graphs, S] eV (float64: absolute energies), energy_mask [n_graphs, S];
-    forces [n_atoms, S, 3] eV/Å, forces_mask [n_atoms, S]; n_atoms [n_graphs].
+    forces [n_atoms, S, 3] eV/Å, forces_mask [n_atoms, S]; stress of S0 [n_graphs, 3, 3]
+    eV/Å³, stress_mask [n_graphs]; n_atoms [n_graphs].
     """
 
     graph: dict[str, torch.Tensor]
@@ -45,6 +53,8 @@ class Batch:
     energy_mask: torch.Tensor
     forces: torch.Tensor
     forces_mask: torch.Tensor
+    stress: torch.Tensor
+    stress_mask: torch.Tensor
     n_atoms: torch.Tensor
 
 
@@ -54,7 +64,8 @@ class LabelledFrames:
 
     frames: structures; energy [n_frames, S] eV (0 where absent), energy_mask
     [n_frames, S]; forces: one [n_atoms, S, 3] eV/Å per frame (0 where absent),
-    forces_mask [n_frames, S]; names: "file:frame" of each frame, for error messages.
+    forces_mask [n_frames, S]; stress of S0 [n_frames, 3, 3] eV/Å³ (ASE's sign, 0 where
+    absent), stress_mask [n_frames]; names: "file:frame" of each frame, for error messages.
     """
 
     frames: list[ase.Atoms]
@@ -62,6 +73,8 @@ class LabelledFrames:
     energy_mask: np.ndarray
     forces: list[np.ndarray]
     forces_mask: np.ndarray
+    stress: np.ndarray
+    stress_mask: np.ndarray
     names: list[str]
 
     def __len__(self) -> int:
@@ -79,6 +92,8 @@ class LabelledFrames:
             self.energy_mask[idx],
             [self.forces[i] for i in idx],
             self.forces_mask[idx],
+            self.stress[idx],
+            self.stress_mask[idx],
             [self.names[i] for i in idx],
         )
 
@@ -90,6 +105,8 @@ class LabelledFrames:
             np.concatenate([p.energy_mask for p in parts]),
             [f for p in parts for f in p.forces],
             np.concatenate([p.forces_mask for p in parts]),
+            np.concatenate([p.stress for p in parts]),
+            np.concatenate([p.stress_mask for p in parts]),
             [n for p in parts for n in p.names],
         )
 
@@ -167,7 +184,7 @@ def read_files(
     if energy_keys is None or forces_keys is None:
         energy_keys, forces_keys = detect_keys([a for frames in per_file for a in frames])
     parts = [
-        read_frames(frames, energy_keys, forces_keys, name=str(path))
+        labelled_frames(frames, energy_keys, forces_keys, name=str(path))
         for path, frames in zip(paths, per_file, strict=True)
     ]
     data = LabelledFrames.concatenate(parts)
@@ -215,17 +232,19 @@ def _found_keys(per_file: list[list[ase.Atoms]]) -> str:
     return ", ".join(sorted(keys)) or "none"
 
 
-def read_frames(
+def labelled_frames(
     source: str | Path | Sequence[ase.Atoms],
     energy_keys: Sequence[str] | None = None,
     forces_keys: Sequence[str] | None = None,
     name: str | None = None,
 ) -> LabelledFrames:
-    """Frames and labels from a file (every frame ase.io.read finds) or a list of Atoms.
+    """Frames of a file (every frame ase.io.read finds) or a list of Atoms, with their
+    labels as training arrays.
 
-    energy_keys / forces_keys: one key per state (None: :func:`detect_keys`). Raises
-    ``ValueError`` naming the file and frame for non-finite positions or labels, forces of
-    the wrong shape, or frames without any label.
+    energy_keys / forces_keys: one key per state (None: :func:`detect_keys`); the stress
+    (:data:`STRESS_KEY`) is read for S0 of every frame that has it. Raises ``ValueError``
+    naming the file and frame for non-finite positions or labels, forces or stress of the
+    wrong shape, a stress on a frame that is not periodic, or frames without any label.
     """
     if isinstance(source, str | Path):
         name = name or str(source)
@@ -244,6 +263,8 @@ def read_frames(
     energy_mask = np.zeros((len(frames), n_states), dtype=bool)
     forces_mask = np.zeros((len(frames), n_states), dtype=bool)
     forces: list[np.ndarray] = []
+    stress = np.zeros((len(frames), 3, 3))
+    stress_mask = np.zeros(len(frames), dtype=bool)
     names = [f"{name}: frame {i}" for i in range(len(frames))]
     for i, atoms in enumerate(frames):
         where = names[i]
@@ -268,9 +289,36 @@ def read_frames(
                 if not np.isfinite(f).all():
                     raise ValueError(f"{where}: {f_key} is not finite (NaN or inf)")
                 frame_forces[:, s], forces_mask[i, s] = f, True
+        sigma = _stress_label(atoms, where)
+        if sigma is not None:
+            stress[i], stress_mask[i] = sigma, True
         if not (energy_mask[i].any() or forces_mask[i].any()):
             raise ValueError(
                 f"{where}: has none of the labels {list(energy_keys) + list(forces_keys)}"
             )
         forces.append(frame_forces)
-    return LabelledFrames(frames, energy, energy_mask, forces, forces_mask, names)
+    return LabelledFrames(
+        frames, energy, energy_mask, forces, forces_mask, stress, stress_mask, names
+    )
+
+
+def _stress_label(atoms: ase.Atoms, where: str) -> np.ndarray | None:
+    """The frame's stress [3, 3] eV/Å³ (from Voigt 6 or 3×3), None if it has none;
+    ``ValueError`` naming ``where`` for a wrong shape, NaN/inf or a frame not periodic."""
+    sigma = _label(atoms, STRESS_KEY, per_atom=False)
+    if sigma is None:
+        return None
+    if sigma.shape == (6,):
+        sigma = voigt_6_to_full_3x3_stress(sigma)
+    elif sigma.shape != (3, 3):
+        raise ValueError(
+            f"{where}: {STRESS_KEY} has shape {list(sigma.shape)}, expected Voigt [6] or [3, 3]"
+        )
+    if not np.isfinite(sigma).all():
+        raise ValueError(f"{where}: {STRESS_KEY} is not finite (NaN or inf)")
+    if not (atoms.pbc.all() and atoms.cell.volume > 0):
+        raise ValueError(
+            f"{where}: has a {STRESS_KEY} label but is not periodic in 3 directions "
+            f"(pbc = {atoms.pbc.tolist()}): a stress needs a cell with a volume"
+        )
+    return sigma

@@ -23,7 +23,8 @@ __all__ = ["Predictions", "error_sums", "evaluate", "frame_graphs"]
 @dataclass
 class Predictions:
     """energy [n_frames, S] eV; forces: one [n_atoms, S, 3] eV/Å per frame; errors against
-    the labels (see :class:`~fusionpot.train.loss.ErrorSums`)."""
+    the labels (see :class:`~fusionpot.train.loss.ErrorSums`; stress errors when the frames
+    have stress labels)."""
 
     energy: np.ndarray
     forces: list[np.ndarray]
@@ -74,9 +75,10 @@ def evaluate(
 ) -> Predictions:
     """Energies and forces of every frame from ``model`` (a FusionMACE or MACEBaseline, or
     anything with their ``config``), batch by batch on ``device`` (graphs: built once
-    from LabelledFrames, or ``data``'s own)."""
+    from LabelledFrames, or ``data``'s own); the stress too where frames are labelled
+    with one."""
     graphs = frame_graphs(model, data, device)
-    force_model = ForceOutput(model, compute_stress=False).eval()
+    force_model = ForceOutput(model, compute_stress=graphs.has_stress).eval()
     energies, forces, errors = [], [], None
     n_batches = -(-len(graphs) // batch_size)
     outputs = _batches(force_model, graphs, np.arange(len(graphs)), batch_size)
@@ -97,9 +99,10 @@ def evaluate(
 def error_sums(
     model: torch.nn.Module, graphs: FrameGraphs, batch_size: int, ranks: Ranks
 ) -> ErrorSums:
-    """Errors of ``model`` over every frame of ``graphs``: each rank evaluates its share
-    and the sums are added over ranks (one process: all frames)."""
-    force_model = ForceOutput(model, compute_stress=False).eval()
+    """Errors of ``model`` over every frame of ``graphs`` (of the stress too where frames
+    are labelled with one): each rank evaluates its share and the sums are added over
+    ranks (one process: all frames)."""
+    force_model = ForceOutput(model, compute_stress=graphs.has_stress).eval()
     frames, labelled = ranks.share(np.arange(len(graphs)))
     total: ErrorSums | None = None
     for batch, out in _batches(force_model, graphs, frames, batch_size, labelled):

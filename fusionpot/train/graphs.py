@@ -7,8 +7,8 @@ of their atoms and edges (edge indices moved by the batch's atom offsets): no ho
 work, no host-to-device copy, and the same graph dict as building the batch directly.
 
 >>> from fusionpot.testing import two_state_frames
->>> from fusionpot.train.dataset import read_frames
->>> graphs = FrameGraphs.build(read_frames(two_state_frames(3, seed=0)), ["Cu", "Ag"], 4.0)
+>>> from fusionpot.train.dataset import labelled_frames
+>>> graphs = FrameGraphs.build(labelled_frames(two_state_frames(3, seed=0)), ["Cu", "Ag"], 4.0)
 >>> batch = graphs.batch([2, 0])
 >>> batch.graph["ptr"].tolist() == [0, graphs.n_atoms[2], graphs.n_atoms[2] + graphs.n_atoms[0]]
 True
@@ -35,8 +35,9 @@ class FrameGraphs:
     graph: the graph dict (``fusionpot.data.keys``) of all frames, in order;
     edge_ptr [n_frames + 1]: edges of frame f are ``edge_ptr[f]:edge_ptr[f + 1]``;
     energy [n_frames, S] eV (float64), energy_mask [n_frames, S]; forces [n_atoms, S, 3]
-    eV/Å, forces_mask [n_atoms, S]; n_atoms: atoms per frame; elements, r_max (Å) and
-    dtype: what the graph was built for.
+    eV/Å, forces_mask [n_atoms, S]; stress of S0 [n_frames, 3, 3] eV/Å³, stress_mask
+    [n_frames]; n_atoms: atoms per frame; elements, r_max (Å) and dtype: what the graph
+    was built for.
     """
 
     graph: dict[str, torch.Tensor]
@@ -45,6 +46,8 @@ class FrameGraphs:
     energy_mask: torch.Tensor
     forces: torch.Tensor
     forces_mask: torch.Tensor
+    stress: torch.Tensor
+    stress_mask: torch.Tensor
     n_atoms: tuple[int, ...]
     elements: tuple[str, ...]
     r_max: float
@@ -78,6 +81,8 @@ class FrameGraphs:
             energy_mask=tensor(data.energy_mask, torch.bool),
             forces=tensor(np.concatenate(data.forces), dtype),
             forces_mask=tensor(np.repeat(data.forces_mask, sizes, axis=0), torch.bool),
+            stress=tensor(data.stress, dtype),
+            stress_mask=tensor(data.stress_mask, torch.bool),
             n_atoms=tuple(int(n) for n in sizes),
             elements=tuple(elements),
             r_max=float(r_max),
@@ -90,6 +95,11 @@ class FrameGraphs:
     @property
     def device(self) -> torch.device:
         return self.energy.device
+
+    @property
+    def has_stress(self) -> bool:
+        """Whether any frame has a stress label (its errors are then worth computing)."""
+        return bool(self.stress_mask.any())
 
     def batch(self, indices: Sequence[int] | np.ndarray, labelled: bool = True) -> Batch:
         """Frames ``indices`` (in that order) as one graph with their labels: the same
@@ -121,6 +131,8 @@ class FrameGraphs:
             energy_mask=self.energy_mask[frames] & labelled,
             forces=self.forces[atoms],
             forces_mask=self.forces_mask[atoms] & labelled,
+            stress=self.stress[frames],
+            stress_mask=self.stress_mask[frames] & labelled,
             n_atoms=sizes.to(self.dtype),
         )
 

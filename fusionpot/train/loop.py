@@ -35,7 +35,7 @@ from tqdm import tqdm
 
 from fusionpot._device import resolve_device as fusionpot_device
 from fusionpot._io import atomic_write, atomic_write_text
-from fusionpot.errors import ConfigError
+from fusionpot.errors import ConfigError, DataError
 from fusionpot.models import ARCHITECTURES, build_model, load_model, save_model
 from fusionpot.train.checkpoint import (
     get_rng_state,
@@ -44,7 +44,7 @@ from fusionpot.train.checkpoint import (
     set_rng_state,
 )
 from fusionpot.train.config import TrainConfig
-from fusionpot.train.dataset import LabelledFrames, read_files
+from fusionpot.train.dataset import STRESS_KEY, LabelledFrames, read_files
 from fusionpot.train.distributed import Ranks, local_device, process_group
 from fusionpot.train.evaluate import Predictions, evaluate
 from fusionpot.train.graphs import FrameGraphs
@@ -76,7 +76,8 @@ class Splits:
 @dataclass
 class TrainResult:
     """What a run produced. metrics: ``{"test": {...}, "valid": {...}}`` with per-state
-    ``energy_mae``/``energy_rmse`` (meV/atom) and ``forces_mae``/``forces_rmse`` (meV/Å)."""
+    ``energy_mae``/``energy_rmse`` (meV/atom) and ``forces_mae``/``forces_rmse`` (meV/Å),
+    and S0's ``stress_mae``/``stress_rmse`` (meV/Å³, NaN without stress labels)."""
 
     run_dir: Path
     model_path: Path
@@ -111,7 +112,13 @@ def load_splits(config: TrainConfig) -> Splits:
         valid = train.subset(idx_valid) if valid is None else valid
         test = train.subset(idx_test) if test is None else test
         train = train.subset(idx_train)
-    return Splits(train, valid or None, test or None)
+    splits = Splits(train, valid or None, test or None)
+    if config.training.stress_weight > 0.0 and not splits.train.stress_mask.any():
+        raise DataError(
+            f"training.stress_weight = {config.training.stress_weight} but no training frame "
+            f"of {', '.join(d.train)} has a stress label ({STRESS_KEY} of a periodic frame)"
+        )
+    return splits
 
 
 def _model_config(config: TrainConfig, train: LabelledFrames) -> Any:
@@ -185,8 +192,12 @@ def _resume_view(config: TrainConfig) -> dict[str, Any]:
 
 
 def _check_resumable(recorded: dict[str, Any], config: TrainConfig, checkpoint: Path) -> None:
-    """ConfigError naming every field of ``config`` that differs from the checkpoint's."""
+    """ConfigError naming every field of ``config`` that differs from the checkpoint's.
+
+    A field the checkpoint does not record (added to the config after it was written)
+    counts as recorded with its default value."""
     now = _resume_view(config)
+    recorded = {**_resume_view(TrainConfig(data=config.data)), **recorded}
     changed = [
         f"{key}: {recorded.get(key)!r} -> {now.get(key)!r}"
         for key in sorted(set(recorded) | set(now))

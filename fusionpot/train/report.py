@@ -10,10 +10,14 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from ase.units import GPa
 
 from fusionpot._io import atomic_write_text
 from fusionpot.train.dataset import LabelledFrames
 from fusionpot.train.evaluate import Predictions
+
+#: 1 meV/Å³ in GPa (ase.units.GPa = 1 GPa in eV/Å³)
+_GPA_PER_MEV_A3 = 1e-3 / GPa
 
 __all__ = [
     "metrics_table",
@@ -26,7 +30,8 @@ __all__ = [
 
 def metrics_table(metrics: dict[str, list[float]]) -> str:
     """A Markdown table, one row per state: energy MAE/RMSE in meV/atom, forces in meV/Å;
-    then the MAE of the gaps between adjacent states (meV) where ``metrics`` has them.
+    then the MAE of the gaps between adjacent states (meV) and of S0's stress (meV/Å³ and
+    GPa) where ``metrics`` has them.
 
     >>> print(metrics_table({"energy_mae": [1.0], "energy_rmse": [2.0],
     ...                      "forces_mae": [30.0], "forces_rmse": [40.5]}))
@@ -49,6 +54,13 @@ def metrics_table(metrics: dict[str, list[float]]) -> str:
     ]
     if gaps:
         lines.append(f"\nGap MAE (meV, whole frame): {', '.join(gaps)}")
+    stress = metrics.get("stress_mae", [math.nan])[0]
+    if not math.isnan(stress):
+        rmse = metrics["stress_rmse"][0]
+        lines.append(
+            f"\nStress MAE (S0): {stress:.3f} meV/Å³ ({stress * _GPA_PER_MEV_A3:.4f} GPa), "
+            f"RMSE {rmse:.3f} meV/Å³ ({rmse * _GPA_PER_MEV_A3:.4f} GPa)"
+        )
     return "\n".join(lines)
 
 

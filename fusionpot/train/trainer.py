@@ -59,7 +59,8 @@ class Trainer:
         self.ranks = ranks
         model_config: Any = model.config
         self.model_config = model_config
-        self.force_model: torch.nn.Module = ForceOutput(model, compute_stress=False)
+        stress = config.stress_weight > 0.0
+        self.force_model: torch.nn.Module = ForceOutput(model, compute_stress=stress)
         if ranks.world_size > 1:
             self.force_model = DistributedDataParallel(
                 self.force_model,
@@ -89,7 +90,8 @@ class Trainer:
         return patience is not None and self.bad_epochs >= patience
 
     def loss(self, errors: ErrorSums) -> torch.Tensor:
-        return weighted_loss(errors, self.w_energy, self.w_forces, self.config.gap_weight)
+        c = self.config
+        return weighted_loss(errors, self.w_energy, self.w_forces, c.gap_weight, c.stress_weight)
 
     def train_epoch(self, train: FrameGraphs, on_batch: Callable[[float], None]) -> float:
         """One pass over ``train`` in this epoch's seeded order; returns the epoch's loss.
@@ -125,7 +127,8 @@ class Trainer:
         self, module: torch.nn.Module, valid: FrameGraphs | None, train_loss: float
     ) -> dict[str, Any]:
         """A metrics row for the current epoch: lr, losses and validation MAE per state
-        (energy meV/atom, forces meV/Å; NaN without a validation set)."""
+        (energy meV/atom, forces meV/Å; NaN without a validation set), and of S0's stress
+        (meV/Å³, ``valid_stress_mae_s0``) when the validation frames have stress labels."""
         row: dict[str, Any] = {"epoch": self.epoch, "lr": self.optimizer.param_groups[0]["lr"]}
         row["train_loss"], row["valid_loss"] = train_loss, math.nan
         metrics: dict[str, list[float]] = {}
@@ -136,6 +139,8 @@ class Trainer:
         for s in range(self.model_config.n_states):
             for name in ("energy_mae", "forces_mae"):
                 row[f"valid_{name}_s{s}"] = metrics.get(name, [math.nan] * (s + 1))[s]
+        if valid is not None and valid.has_stress:
+            row["valid_stress_mae_s0"] = metrics["stress_mae"][0]
         row["time_s"] = 0.0
         return row
 
