@@ -234,3 +234,69 @@ def test_channel_layout_matches_e3nn():
     assert str(irreps) == "2x0e+2x1o"
     assert per_channel.tolist() == [[[0.0, 2.0, 3.0, 4.0], [1.0, 5.0, 6.0, 7.0]]]
     assert torch.equal(from_channels(per_channel, [1, 3]), flat)
+
+
+OPTIONS = {
+    "fusion_replaces_linear": {"fusion_replaces_linear": True},
+    "share_radial_channels": {"share_radial_channels": True},
+    "both": {"fusion_replaces_linear": True, "share_radial_channels": True},
+}
+
+
+@pytest.mark.parametrize("option", sorted(OPTIONS))
+def test_parsimony_options_are_equivariant_conservative_and_export(option, tmp_path):
+    """Each option: O(3) invariance of energies, equivariance of forces (1e-9, float64),
+    forces = finite differences, and the exported TorchScript file = the eager model."""
+    from fusionpot.export import export_model, load_exported
+
+    torch.manual_seed(5)
+    config = small_config(n_states=2, **OPTIONS[option])
+    model = ForceOutput(with_normalisation(build_model(config), 3), compute_stress=False).eval()
+    atoms = STRUCTURES["molecule"]
+    matrix = -Rotation.random(random_state=np.random.default_rng(8)).as_matrix()
+    before = evaluate(model, [atoms])
+    after = evaluate(model, [transformed(atoms, matrix, np.zeros(3))])
+    close(after[keys.ENERGY], before[keys.ENERGY])
+    close(after[keys.FORCES], before[keys.FORCES] @ torch.as_tensor(matrix).T)
+    assert before[keys.FORCES].abs().max() > 1e-3
+
+    step = 1e-5
+    for i, x in [(0, 0), (2, 1), (5, 2)]:
+        plus, minus = atoms.copy(), atoms.copy()
+        plus.positions[i, x] += step
+        minus.positions[i, x] -= step
+        derivative = (energies_at(model, plus) - energies_at(model, minus)) / (2 * step)
+        np.testing.assert_allclose(before[keys.FORCES][i, :, x], -derivative, rtol=0, atol=1e-7)
+
+    path = tmp_path / "option.pt"
+    export_model(model, path)
+    scripted = load_exported(path)[0]
+    graph = atoms_to_graph([atoms], ELEMENTS, config.r_max, dtype=torch.float64)
+    exported = scripted(graph, -1, True, False)
+    close(exported[keys.ENERGY].detach(), before[keys.ENERGY])
+    close(exported[keys.FORCES].detach(), before[keys.FORCES])
+
+
+def test_parsimony_options_remove_the_counted_weights():
+    """fusion_replaces_linear removes the product's linear (channels² per irrep and layer);
+    share_radial_channels shrinks each radial MLP's last layer ``channels``-fold."""
+
+    def count(**changes) -> int:
+        return sum(p.numel() for p in build_model(small_config(**changes)).parameters())
+
+    base = build_model(small_config())
+    c, hidden = 8, 16  # small_config: 8 channels, radial MLP (16,)
+    linear = sum(layer.product.linear.weight.numel() for layer in base.layers)
+    # layer 1 outputs 0e+1o (2 irreps), layer 2 outputs 0e: 3 c² weights
+    assert linear == 3 * c * c
+    assert count(fusion_replaces_linear=True) == count() - linear
+    last = [layer.interaction.block.conv_tp_weights.layer1.weight for layer in base.layers]
+    n_paths = [w.shape[1] // c for w in last]
+    saved = sum(hidden * p * (c - 1) for p in n_paths)
+    assert count(share_radial_channels=True) == count() - saved
+
+
+@pytest.mark.parametrize("name", ["fusion_replaces_linear", "share_radial_channels"])
+def test_parsimony_options_must_be_booleans(name):
+    with pytest.raises(ValueError, match=f"{name} must be true or false, got 'yes'"):
+        small_config(**{name: "yes"})

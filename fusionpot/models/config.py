@@ -182,11 +182,29 @@ class FusionMACEConfig(FusionFields):
         features entering the layer), e.g. ``"((A, A), (A, h))"``.
     constant_leaf: the constant ``1x0e`` is appended to A (MACE's product basis is the
         caterpillar over A + 1).
+
+    Parsimony options (both off by default; ``bench/param_counts.py`` counts what they
+    save, which is where the parameters sit: the radial MLPs hold most of both MACEs):
+
+    fusion_replaces_linear: drop the channel-mixing linear after the product basis; the
+        fusion block's root vertex (a weight per element, coupling and channel) is its last
+        map. Saves ``channels² × n_irreps`` per layer (12288 of 2 layers at 64 channels).
+    share_radial_channels: one radial function per tensor-product path, shared by all
+        channels, instead of one per path and channel; the radial MLP's last layer shrinks
+        ``channels``-fold (the largest single saving at 32 channels and more).
     """
 
     diagram: str = "((A, A), A)"
+    fusion_replaces_linear: bool = False
+    share_radial_channels: bool = False
     arch: ClassVar[str] = "fusion-mace"
     leaves: ClassVar[tuple[str, ...]] = LEAVES
+
+    def _validate(self) -> None:
+        super()._validate()
+        for name in ("fusion_replaces_linear", "share_radial_channels"):
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(f"{name} must be true or false, got {getattr(self, name)!r}")
 
 
 @dataclass(frozen=True)

@@ -49,7 +49,8 @@ class FusionMACE(EnergyModel):
     """Per-atom and total energies of ``n_states`` electronic states.
 
     Per layer t: ``A = Σ_j R(r_ij) Y(r̂_ij) ⊗ W h_j`` (interaction), ``B = fusion(A [+1], h)``
-    (product), ``h ← linear(B) + skip(h)``, and a readout adds ``n_states`` energies per atom.
+    (product), ``h ← linear(B) + skip(h)`` (``h ← B + skip(h)`` with the config's
+    ``fusion_replaces_linear``), and a readout adds ``n_states`` energies per atom.
     ``E_i,s = E0[Z_i, s] + scale_s · Σ_t readout_t(h_i)_s + shift_s``.
 
     ``forward(data)``: the graph dict of :mod:`fusionpot.data.keys` (positions [n_atoms, 3] Å,
@@ -88,6 +89,7 @@ class FusionMACE(EnergyModel):
                     irreps_out,
                     config.avg_num_neighbors,
                     list(config.radial_mlp),
+                    config.share_radial_channels,
                 )
                 product = FusionProduct(
                     config.diagram,
@@ -100,6 +102,7 @@ class FusionMACE(EnergyModel):
                     config.fusion_lmax,
                     config.constant_leaf,
                     dtype,
+                    config.fusion_replaces_linear,
                 )
                 readout = (
                     MLPStateReadout(irreps_out, config.n_states, config.readout_mlp)

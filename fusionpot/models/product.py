@@ -1,4 +1,5 @@
-"""The product basis as a fusion block: B_i = FusionBlock(A_i [+1], h_i), then a linear."""
+"""The product basis as a fusion block: B_i = FusionBlock(A_i [+1], h_i), then a linear
+(or not: with ``replaces_linear`` the block's root vertex is the last map)."""
 
 from __future__ import annotations
 
@@ -37,9 +38,13 @@ class FusionProduct(torch.nn.Module):
     tree: diagram without outputs over leaves ``A`` and optionally ``h``;
     irreps_a / irreps_h / irreps_out: irreps of *one channel* (strings);
     constant_leaf: A gets a constant ``1x0e`` appended (all lower body orders).
+    replaces_linear: no channel-mixing linear after the block; its root vertex, with a
+    weight per element, coupling and channel, is the product's last map (one contraction
+    instead of two, ``channels² × n_irreps_out`` fewer weights); channels then mix in the
+    next layer's interaction linears and in the readout.
     Input: a [n_atoms, channels, dim(irreps_a)], h [n_atoms, channels × irreps_h]
     (e3nn layout), node_attrs [n_atoms, n_elements] one-hot.
-    Output: [n_atoms, channels × irreps_out] (e3nn layout), after a channel-mixing linear.
+    Output: [n_atoms, channels × irreps_out] (e3nn layout).
     """
 
     def __init__(
@@ -54,6 +59,7 @@ class FusionProduct(torch.nn.Module):
         lmax: int | None,
         constant_leaf: bool,
         dtype: torch.dtype,
+        replaces_linear: bool = False,
     ) -> None:
         super().__init__()
         diagram = FusionDiagram.parse(f"{tree} -> {irreps_out}")
@@ -73,7 +79,9 @@ class FusionProduct(torch.nn.Module):
         self.h_dims = [ir.dim for ir in parse_irreps_list(irreps_h, "irreps_h")]
         self.out_dims = [ir.dim for ir in diagram.irreps_out]
         self.irreps_out = channel_irreps(format_irreps_list(diagram.irreps_out), channels)
-        self.linear = o3.Linear(self.irreps_out, self.irreps_out)
+        self.linear: torch.nn.Module = (
+            torch.nn.Identity() if replaces_linear else o3.Linear(self.irreps_out, self.irreps_out)
+        )
 
     def forward(self, a: torch.Tensor, h: torch.Tensor, node_attrs: torch.Tensor) -> torch.Tensor:
         if self.constant_leaf:
