@@ -58,10 +58,10 @@ def test_xtb_forces_are_minus_energy_gradient():
     labeller = XTBLabeller(accuracy=0.01)
     atoms = _ethylene()
     label = labeller.label(atoms)
-    assert label.forces is not None and label.forces.shape == (1, 6, 3)
+    assert label.forces is not None and label.forces.shape == (6, 1, 3)
     for atom, axis in ((0, 2), (3, 1)):
         numeric = _central_difference(labeller, atoms, atom, axis, 1e-3)
-        assert label.forces[0, atom, axis] == pytest.approx(numeric[0], abs=2e-3)
+        assert label.forces[atom, 0, axis] == pytest.approx(numeric[0], abs=2e-3)
     assert label.provenance["program"].startswith("tblite")
     assert label.provenance["method"] == "GFN2-xTB"
 
@@ -94,7 +94,7 @@ def test_openqp_mrsf_states_gradients_and_provenance():
     atoms.rattle(0.02, seed=1)
     label = labeller.label(atoms)
     assert label.energies.shape == (3,) and label.forces is not None
-    assert label.forces.shape == (3, 4, 3)
+    assert label.forces.shape == (4, 3, 3)
     assert label.energies[1] - label.energies[0] > 2.0
     assert np.all(np.diff(label.energies) >= 0)
     for key in ("program", "method", "functional", "basis", "wall_s", "scf_iterations"):
@@ -104,7 +104,7 @@ def test_openqp_mrsf_states_gradients_and_provenance():
     # forces of every state equal minus the finite-difference gradient of its energy
     for atom, axis in ((1, 2), (2, 1)):
         numeric = _central_difference(labeller, atoms, atom, axis, 2e-3)
-        np.testing.assert_allclose(label.forces[:, atom, axis], numeric, atol=2e-2)
+        np.testing.assert_allclose(label.forces[atom, :, axis], numeric, atol=2e-2)
 
 
 @needs_openqp
@@ -151,7 +151,8 @@ def test_parse_openqp_log_accepts_a_recovered_scf_and_converts_nothing():
     )
     parsed = parse_openqp_log(log, n_states=2, n_atoms=1)
     np.testing.assert_allclose(parsed["energies"], [-78.50684664, -78.20004041])
-    np.testing.assert_allclose(parsed["gradients"], [[[0.1, 0.2, -0.3]], [[-0.5, 0.0, 1.0]]])
+    # [n_atoms, n_states, 3]: atoms first, as every per-state array
+    np.testing.assert_allclose(parsed["gradients"], [[[0.1, 0.2, -0.3], [-0.5, 0.0, 1.0]]])
     assert parsed["scf_iterations"] == 12
 
 

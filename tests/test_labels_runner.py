@@ -47,7 +47,9 @@ class ToyLabeller(Labeller):
         x = atoms.get_positions()
         energies = np.array([np.sum(x**2), np.sum(x**2) + 1.0])
         f = -2 * x
-        return Label(energies, np.stack([f, f]) if forces else None, provenance=self.describe())
+        return Label(
+            energies, np.stack([f, f], axis=1) if forces else None, provenance=self.describe()
+        )
 
 
 def _pool(n: int) -> list[Atoms]:

@@ -120,7 +120,7 @@ def test_frames_carry_provenance_and_their_own_labels_and_resume(
         fresh = labeller.label(frame)
         assert frame.info["energy_s0"] == pytest.approx(fresh.energies[0], abs=1e-8)
         assert fresh.forces is not None and fresh.stress is not None
-        np.testing.assert_allclose(frame.arrays["forces_s0"], fresh.forces[0], atol=1e-7)
+        np.testing.assert_allclose(frame.arrays["forces_s0"], fresh.forces[:, 0], atol=1e-7)
         np.testing.assert_allclose(frame.get_stress(), fresh.stress, atol=1e-9)
     assert frames[0].info["energy_s0"] != frames[2].info["energy_s0"]
 

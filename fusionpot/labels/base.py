@@ -32,9 +32,10 @@ class Label:
     """The ab initio label of one geometry.
 
     energies: [n_states] eV, absolute, state 0 first.
-    forces: [n_states, n_atoms, 3] eV/Å (-dE_k/dx), or None in energies-only mode.
+    forces: [n_atoms, n_states, 3] eV/Å (-dE_k/dx), or None in energies-only mode (the
+        layout of :data:`fusionpot.data.keys.FORCES`: atoms first, then states).
     stress: [6] eV/Å³ (Voigt, ground state, periodic cells only) or None.
-    couplings: [n_pairs, n_atoms, 3] 1/Å derivative couplings, or None when the method
+    couplings: [n_atoms, n_pairs, 3] 1/Å derivative couplings, or None when the method
         gives none.
     provenance: program and version, method, functional, basis, convergence, wall_s.
     """

@@ -44,7 +44,7 @@ _NOT_CONVERGED = re.compile(r"PyOQP: ([\w -]+?) is not converged", re.IGNORECASE
 
 
 def parse_openqp_log(text: str, n_states: int, n_atoms: int) -> dict[str, Any]:
-    """Energies [n_states] Hartree and gradients [n_states, n_atoms, 3] Hartree/Bohr (dE/dx).
+    """Energies [n_states] Hartree and gradients [n_atoms, n_states, 3] Hartree/Bohr (dE/dx).
 
     Reads the "PyOQP: Final Energy" and "PyOQP: Final Gradient" blocks (electronic
     values; no dispersion correction is requested). Gradients are None when the run
@@ -67,13 +67,13 @@ def parse_openqp_log(text: str, n_states: int, n_atoms: int) -> dict[str, Any]:
     if "PyOQP: Final Gradient" in text:
         block = text.split("PyOQP: Final Gradient", 1)[1]
         block = block.split("PyOQP electronic gradients", 1)[1].split("PyOQP dftd", 1)[0]
-        gradients = np.zeros((n_states, n_atoms, 3))
+        gradients = np.zeros((n_atoms, n_states, 3))
         for k in range(n_states):
             part = block.split(f"PyOQP S{k}", 1)
             if len(part) < 2:
                 raise LabelError(f"OpenQP log has no gradient for S{k}")
             rows = part[1].strip().splitlines()[:n_atoms]
-            gradients[k] = [[float(v) for v in row.split()[1:4]] for row in rows]
+            gradients[:, k] = [[float(v) for v in row.split()[1:4]] for row in rows]
         result["gradients"] = gradients
     scf = _SCF_ITERATIONS.search(text)
     if scf is not None:
@@ -156,7 +156,7 @@ class OpenQPLabeller(Labeller):
         guess: Path | None = None,
         save_orbitals: Path | None = None,
     ) -> Label:
-        """Energies [n_states] eV and forces [n_states, n_atoms, 3] eV/Å of ``atoms``.
+        """Energies [n_states] eV and forces [n_atoms, n_states, 3] eV/Å of ``atoms``.
 
         guess: an OpenQP JSON restart from a nearby geometry (orbitals reused as the
         SCF guess); save_orbitals: where to keep this run's JSON restart.

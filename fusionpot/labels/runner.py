@@ -25,6 +25,7 @@ from ase import Atoms
 from ase.calculators.calculator import all_properties
 from tqdm import tqdm
 
+from fusionpot.data.labelled import labelled_atoms
 from fusionpot.labels.base import Label, LabelError, Labeller, check_atoms
 from fusionpot.labels.store import append_frame, append_jsonl, read_frames, read_jsonl, repair_tail
 
@@ -35,7 +36,7 @@ __all__ = [
     "is_label_key",
     "known_frame_ids",
     "label_frames",
-    "labelled_atoms",
+    "labelled_frame",
     "nearest_frame",
     "unlabelled",
 ]
@@ -128,8 +129,10 @@ def nearest_frame(
     return best
 
 
-def labelled_atoms(atoms: Atoms, label: Label, key: str) -> Atoms:
-    """A copy of ``atoms`` carrying ``label`` as ``energy_s{k}`` (eV) / ``forces_s{k}`` (eV/Å).
+def labelled_frame(atoms: Atoms, label: Label, key: str) -> Atoms:
+    """A copy of ``atoms`` carrying ``label`` as ``energy_s{k}`` (eV) / ``forces_s{k}`` (eV/Å)
+    (:func:`fusionpot.data.labelled.labelled_atoms`), ``frame_id`` ``key``, the stress and
+    the couplings (``coupling_{p}``) where the label has them, and its provenance.
 
     Of ``atoms.info`` only scalar provenance carries over; labels it carried already
     (:func:`is_label_key`) never do, so no stale value survives next to the new label.
@@ -148,18 +151,21 @@ def labelled_atoms(atoms: Atoms, label: Label, key: str) -> Atoms:
         }
     )
     out.info["frame_id"] = key
-    for k, energy in enumerate(label.energies):
-        out.info[f"energy_s{k}"] = float(energy)
-    if label.forces is not None:
-        for k in range(label.n_states):
-            out.arrays[f"forces_s{k}"] = np.asarray(label.forces[k], dtype=float)
-    if label.stress is not None:
-        out.info["stress"] = np.asarray(label.stress, dtype=float)
-    if label.couplings is not None:
-        for p, coupling in enumerate(label.couplings):
-            out.arrays[f"coupling_{p}"] = np.asarray(coupling, dtype=float)
-    out.info.update(label.provenance)
-    return out
+    couplings = label.couplings
+    vectors = (
+        {}
+        if couplings is None
+        else {f"coupling_{p}": couplings[:, p] for p in range(couplings.shape[1])}
+    )
+    return labelled_atoms(
+        out,
+        label.energies,
+        label.forces,
+        stress=label.stress,
+        vectors=vectors,
+        info=label.provenance,
+        where=f"frame {key}",
+    )
 
 
 @dataclass(frozen=True)
@@ -271,7 +277,7 @@ def label_frames(
                 },
             )
             continue
-        result = labelled_atoms(atoms, label, key)
+        result = labelled_frame(atoms, label, key)
         append_frame(output, result)
         labelled += 1
         if use_guess and (cache / f"{key}.json").exists():

@@ -91,7 +91,7 @@ class XTBLabeller(Labeller):
         guess: Path | None = None,
         save_orbitals: Path | None = None,
     ) -> Label:
-        """Energy [1] eV, forces [1, n_atoms, 3] eV/Å, stress [6] eV/Å³ for periodic cells."""
+        """Energy [1] eV, forces [n_atoms, 1, 3] eV/Å, stress [6] eV/Å³ for periodic cells."""
         check_atoms(atoms, max_atomic_number=self.max_atomic_number)
         work = atoms.copy()
         work.calc = self.calculator()
@@ -107,7 +107,7 @@ class XTBLabeller(Labeller):
         energy = finite_or_error(np.array([float(results["energy"])]), "energy")
         label_forces = None
         if forces:
-            label_forces = finite_or_error(np.asarray(results["forces"])[None], "forces")
+            label_forces = finite_or_error(np.asarray(results["forces"])[:, None], "forces")
         stress = None
         if "stress" in properties:
             stress = finite_or_error(np.asarray(results["stress"], dtype=float), "stress")

@@ -1,4 +1,4 @@
-"""What every reader shares: unit factors, frame selection, labelled ``ase.Atoms``.
+"""What every reader shares: unit factors, frame selection, converted ``ase.Atoms``.
 
 The project's extxyz convention (the one the trainer reads):
 
@@ -20,7 +20,9 @@ import numpy as np
 from ase import Atoms, units
 from ase.data import atomic_numbers, chemical_symbols
 
-__all__ = ["Indices", "labelled_atoms", "select_indices", "unit_factor"]
+from fusionpot.data.labelled import labelled_atoms
+
+__all__ = ["Indices", "converted_frame", "select_indices", "unit_factor"]
 
 #: frames to read: None (all), a slice, or explicit indices (negative counts from the end)
 Indices = slice | Sequence[int] | None
@@ -71,7 +73,7 @@ def select_indices(indices: Indices, n_frames: int, source: Path | str) -> list[
     return chosen
 
 
-def labelled_atoms(
+def converted_frame(
     numbers: np.ndarray | Sequence[int] | Sequence[str],
     positions: np.ndarray,
     energies: np.ndarray,
@@ -79,35 +81,30 @@ def labelled_atoms(
     provenance: dict[str, str | int | float],
     nacs: dict[tuple[int, int], np.ndarray] | None = None,
 ) -> Atoms:
-    """One frame in the project's convention (all inputs already in eV, Å).
+    """One converted frame in the project's convention (all inputs already in eV, Å).
 
     numbers: [n_atoms] atomic numbers or symbols; positions: [n_atoms, 3] Å;
     energies: [n_states] eV; forces: [n_atoms, n_states, 3] eV/Å;
-    nacs: {(i, j): [n_atoms, 3]} with i < j. A single state is written as
-    ``energy``/``forces``, several as ``energy_s{k}``/``forces_s{k}``.
+    nacs: {(i, j): [n_atoms, 3]} with i < j, written as ``nac_s{i}{j}``. A single state
+    is written as ``energy``/``forces``, several as ``energy_s{k}``/``forces_s{k}``
+    (:func:`fusionpot.data.labelled.labelled_atoms`).
     """
     where = f"frame {provenance.get('source_index')} of {provenance.get('source')}"
     if positions.shape != (len(numbers), 3):
         raise ValueError(
             f"{where}: positions have shape {positions.shape}, expected ({len(numbers)}, 3)"
         )
-    atoms = Atoms(symbols=[_atomic_number(e, where) for e in numbers], positions=positions)
-    n_states = len(energies)
-    if forces.shape != (len(atoms), n_states, 3):
-        raise ValueError(
-            f"forces have shape {forces.shape}, expected {(len(atoms), n_states, 3)} ({where})"
-        )
-    if n_states == 1:
-        atoms.info["energy"] = float(energies[0])
-        atoms.arrays["forces"] = np.array(forces[:, 0], dtype=np.float64)
-    else:
-        for k in range(n_states):
-            atoms.info[f"energy_s{k}"] = float(energies[k])
-            atoms.arrays[f"forces_s{k}"] = np.array(forces[:, k], dtype=np.float64)
-    for (i, j), vector in (nacs or {}).items():
-        atoms.arrays[f"nac_s{i}{j}"] = np.array(vector, dtype=np.float64)
-    atoms.info.update(provenance)
-    return atoms
+    geometry = Atoms(symbols=[_atomic_number(e, where) for e in numbers], positions=positions)
+    vectors = {f"nac_s{i}{j}": vector for (i, j), vector in (nacs or {}).items()}
+    return labelled_atoms(
+        geometry,
+        energies,
+        forces,
+        vectors=vectors,
+        info=provenance,
+        plain_single_state=True,
+        where=where,
+    )
 
 
 def _atomic_number(element: int | str | np.integer, where: str) -> int:

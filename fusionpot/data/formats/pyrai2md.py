@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 from ase import Atoms
 
-from fusionpot.data.formats._common import Indices, labelled_atoms, select_indices, unit_factor
+from fusionpot.data.formats._common import Indices, converted_frame, select_indices, unit_factor
 
 __all__ = ["load_pyrai2md_json", "read_pyrai2md"]
 
@@ -100,7 +100,7 @@ def read_pyrai2md(
             "units_converted": converted,
         }
         frames.append(
-            labelled_atoms(
+            converted_frame(
                 symbols,
                 positions,
                 energies * energy_factor,

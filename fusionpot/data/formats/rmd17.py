@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 from ase import Atoms
 
-from fusionpot.data.formats._common import Indices, labelled_atoms, select_indices, unit_factor
+from fusionpot.data.formats._common import Indices, converted_frame, select_indices, unit_factor
 
 __all__ = ["read_rmd17"]
 
@@ -60,7 +60,7 @@ def read_rmd17(path: Path | str, indices: Indices = None) -> list[Atoms]:
             "units_converted": converted,
         }
         frames.append(
-            labelled_atoms(
+            converted_frame(
                 z.astype(np.int64),
                 coords[index],
                 energies[index : index + 1] * factor,

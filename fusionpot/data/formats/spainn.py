@@ -17,7 +17,7 @@ import numpy as np
 from ase import Atoms
 from ase.db import connect
 
-from fusionpot.data.formats._common import Indices, labelled_atoms, select_indices, unit_factor
+from fusionpot.data.formats._common import Indices, converted_frame, select_indices, unit_factor
 
 __all__ = ["read_spainn"]
 
@@ -83,7 +83,7 @@ def read_spainn(path: Path | str, indices: Indices = None) -> list[Atoms]:
             provenance["nac_units"] = "1/Å"
             provenance["nac_phase_corrected"] = bool(metadata.get("phasecorrected", False))
         frames.append(
-            labelled_atoms(
+            converted_frame(
                 row.numbers,
                 row.positions * length,
                 energies * energy_factor,
