@@ -1,4 +1,4 @@
-"""The liquid-benzene data script (potentials/benzene_liquid/make_data.py) on one molecule."""
+"""The liquid-benzene data script (campaigns/benzene_liquid/make_data.py) on one molecule."""
 
 from __future__ import annotations
 

@@ -1,0 +1,59 @@
+"""Train and test files for ``train.yaml``: the last frames of every condition are the test.
+
+    python campaigns/benzene_liquid/split_data.py [--test-fraction 0.1]
+
+Frames 10 fs apart in one trajectory are correlated, so a random split would put near
+copies of test frames in the training set. Here each condition's frames are ordered by MD
+step and the last ``ceil(test_fraction × n)`` become the test set (a time block after every
+training frame of that trajectory). Writes ``work/train.extxyz`` and ``work/test.extxyz``
+(atomically) from ``data/labelled.extxyz``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+from collections import defaultdict
+from functools import partial
+from pathlib import Path
+
+from ase import Atoms
+from ase.io import write
+
+from fusionpot._io import atomic_write
+from fusionpot.labels.store import read_frames
+
+HERE = Path(__file__).resolve().parent
+
+
+def time_block_split(frames: list[Atoms], test_fraction: float) -> tuple[list[Atoms], list[Atoms]]:
+    """(train, test): per ``subset``, the last ``ceil(test_fraction × n)`` frames by
+    ``md_step`` are test; ValueError for a fraction outside [0, 1)."""
+    if not 0.0 <= test_fraction < 1.0:
+        raise ValueError(f"test fraction must be in [0, 1), got {test_fraction}")
+    by_condition: dict[str, list[Atoms]] = defaultdict(list)
+    for atoms in frames:
+        by_condition[str(atoms.info["subset"])].append(atoms)
+    train, test = [], []
+    for name in sorted(by_condition):
+        group = sorted(by_condition[name], key=lambda a: int(a.info["md_step"]))
+        n_test = math.ceil(test_fraction * len(group))
+        train += group[: len(group) - n_test]
+        test += group[len(group) - n_test :]
+    return train, test
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--data", type=Path, default=HERE / "data" / "labelled.extxyz")
+    parser.add_argument("--out", type=Path, default=HERE / "work")
+    parser.add_argument("--test-fraction", type=float, default=0.1)
+    args = parser.parse_args()
+    train, test = time_block_split(read_frames(args.data), args.test_fraction)
+    for name, frames in (("train", train), ("test", test)):
+        atomic_write(args.out / f"{name}.extxyz", partial(write, images=frames, format="extxyz"))
+    print(f"{len(train)} train, {len(test)} test frames in {args.out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,120 @@
+"""Export the stilbene S0/S1/S2 production potential from an active-learning round and
+measure it against the demo potential and stock MACE on the same held-out frames.
+
+    python campaigns/stilbene/make_production.py 2 [--mace-run committee/round_2/mace]
+
+1. exports ``committee/round_N/member_0/model.pth`` (float32) to ``stilbene_s012.pt``;
+2. relaxes its cis and trans S0 minima (``stilbene_s012_{cis,trans}_minimum.xyz``; BFGS
+   from the MRSF-labelled xTB minima of the seed set);
+3. evaluates on the round's fixed test split (``committee/round_N/data/test.extxyz``):
+   the production model, the committee's other members, stock MACE trained on the same
+   split (if ``--mace-run`` holds its ``model.pth``) and the demo potential, the latter
+   only on test frames it was not trained on; per state energy MAE (meV/atom) and force
+   MAE (meV/Å), S1-S0 gap MAE (meV) on all test frames and on those with an MRSF gap
+   below 0.5 eV; parameters; and the time of one energy+forces call for 1 and 64
+   molecules (CPU, one thread). Writes ``stilbene_s012_metrics.json`` and prints a table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+from pathlib import Path
+
+import ase
+import ase.io
+import torch
+from paths import POTENTIALS
+from stilbene_common import TORSION, held_out_errors, xtb_minima
+
+from fusionpot import FusionCalculator
+from fusionpot.data import atoms_to_graph
+from fusionpot.export import export_model, load_eager, load_potential
+from fusionpot.models.config import DTYPES
+
+HERE = Path(__file__).resolve().parent
+DEMO = POTENTIALS / "stilbene_s012_demo.pt"
+DEMO_SPLIT = POTENTIALS / "stilbene_s012_demo_split.json"
+PRODUCTION = POTENTIALS / "stilbene_s012.pt"
+
+
+def relax_minima(model: Path) -> None:
+    from fusionpot.namd import ExportedModelProvider, find_minimum
+
+    provider = ExportedModelProvider(model)
+    for name, start in xtb_minima().items():
+        out = POTENTIALS / f"stilbene_s012_{name}_minimum.xyz"
+        atoms = find_minimum(provider, start)
+        atoms.calc = FusionCalculator(model, device="cpu", state=0)
+        energy = atoms.get_potential_energy()
+        comment = f"{name} S0 minimum of stilbene_s012.pt (all modes real; E_S0 {energy:.4f} eV)"
+        tmp = out.with_name(f".{out.name}.tmp")
+        ase.io.write(tmp, ase.Atoms(atoms.numbers, atoms.positions), format="xyz", comment=comment)
+        os.replace(tmp, out)
+        print(f"{name}: torsion {atoms.get_dihedral(*TORSION):.1f}°")
+
+
+def call_time_ms(model: Path | str, molecule: ase.Atoms, n: int, repeats: int = 5) -> float:
+    module, meta = load_potential(model, "cpu")
+    graph = atoms_to_graph([molecule] * n, meta["elements"], meta["r_max"], DTYPES[meta["dtype"]])
+    module(graph, -1, True, False)
+    start = time.perf_counter()
+    for _ in range(repeats):
+        module(graph, -1, True, False)
+    return 1000 * (time.perf_counter() - start) / repeats
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("round", type=int)
+    parser.add_argument("--mace-run", type=Path, default=None)
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    round_dir = HERE / "committee" / f"round_{args.round}"
+    members = sorted(round_dir.glob("member_*/model.pth"))
+    export_model(load_eager(members[0]), PRODUCTION, dtype="float32")
+    print(f"exported {members[0]} -> {PRODUCTION}")
+    relax_minima(PRODUCTION)
+    test = ase.io.read(round_dir / "data" / "test.extxyz", index=":")
+    assert isinstance(test, list)
+    demo_train = set(json.loads(DEMO_SPLIT.read_text())["campaign"]["train"])
+    demo_train |= set(json.loads(DEMO_SPLIT.read_text())["campaign"]["valid"])
+    unseen_by_demo = [
+        a
+        for a in test
+        if a.info.get("data_source") != "seed" and a.info["frame_id"] not in demo_train
+    ]
+    results: dict[str, dict[str, float]] = {}
+    results["production (member 0)"] = held_out_errors(PRODUCTION, test)
+    for k, member in enumerate(members[1:], start=1):
+        results[f"member {k}"] = held_out_errors(member, test)
+    if args.mace_run is not None and (args.mace_run / "model.pth").exists():
+        results["stock MACE, same split"] = held_out_errors(args.mace_run / "model.pth", test)
+    results["production on demo-unseen"] = held_out_errors(PRODUCTION, unseen_by_demo)
+    results["demo on demo-unseen"] = held_out_errors(DEMO, unseen_by_demo)
+    molecule = ase.io.read(POTENTIALS / "stilbene_s012_trans_minimum.xyz")
+    assert isinstance(molecule, ase.Atoms)
+    for name, model in (("production", PRODUCTION), ("demo", DEMO)):
+        results[f"speed {name}"] = {
+            "ms_1": call_time_ms(model, molecule, 1),
+            "ms_64": call_time_ms(model, molecule, 64),
+            "parameters": float(sum(p.numel() for p in load_eager(model).parameters())),
+        }
+    (POTENTIALS / "stilbene_s012_metrics.json").write_text(json.dumps(results, indent=1) + "\n")
+    header = "| model | frames | S0 E / F | S1 E / F | S2 E / F | gap | gap < 0.5 eV (n) |"
+    print(header + "\n|---|---|---|---|---|---|---|")
+    for name, r in results.items():
+        if "E0" in r:
+            cells = " | ".join(f"{r[f'E{s}']:.1f} / {r[f'F{s}']:.0f}" for s in range(3))
+            print(
+                f"| {name} | {r['n_frames']:.0f} | {cells} | {r['gap']:.0f} | "
+                f"{r['gap_near']:.0f} ({r['n_near']:.0f}) |"
+            )
+        else:
+            print(f"{name}: {r}")
+
+
+if __name__ == "__main__":
+    main()
