@@ -19,6 +19,7 @@ import yaml
 from fusionpot.models import load_model
 from fusionpot.testing import two_state_frames
 from fusionpot.train import load_config, read_metrics_csv, run_training
+from fusionpot.train.checkpoint import load_checkpoint, save_checkpoint
 
 #: float64, a plateau schedule that acts (patience 0), EMA, clipping: every piece of state
 CONFIG = {
@@ -91,6 +92,10 @@ def test_resume_from_an_epoch_checkpoint_gives_the_same_run(uninterrupted, tmp_p
         run_training(cfg, tmp_path, progress=False)
     with pytest.raises(ValueError, match="resume with the run's own config"):
         run_training({**cfg, "seed": 1}, tmp_path, resume=True, progress=False)
+    # a checkpoint written before a config field existed resumes with its default
+    state = load_checkpoint(tmp_path / "checkpoint.pt")
+    del state["config"]["training.stress_weight"]
+    save_checkpoint(tmp_path / "checkpoint.pt", state)
     run_training(cfg, tmp_path, resume=True, progress=False)
     _assert_same_run(reference, tmp_path)
 
