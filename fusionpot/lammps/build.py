@@ -21,8 +21,6 @@ from fusionpot.lammps.runtime import lammps_package_dir
 __all__ = ["PLUGIN_FILE", "build_plugin", "default_build_dir", "plugin_dir", "plugin_source_dir"]
 
 PLUGIN_FILE = "fusionplugin.so"
-
-
 PROJECT = "fusionplugin"  # the project() name in the plugin's CMakeLists.txt
 
 
@@ -64,11 +62,11 @@ def _wheel_cmake_options() -> list[str]:
 
 
 def _cmake_cache(build: Path) -> dict[str, str]:
-    """``NAME: value`` of the CMake cache in ``build`` (empty without one)."""
+    """The entries of the CMake cache in ``build``, name -> value (empty without one)."""
     cache = build / "CMakeCache.txt"
     if not cache.is_file():
         return {}
-    entries = {}
+    entries: dict[str, str] = {}
     for line in cache.read_text(errors="replace").splitlines():
         key, sep, value = line.partition("=")
         if sep and ":" in key and not line.startswith(("#", "//")):
