@@ -5,7 +5,7 @@ state with (E_k(x + h u) - E_k(x - h u)) / 2h from two energies-only OpenQP runs
 unit vector along the S1-S0 gap gradient (the direction where a nearby intersection
 bends the surfaces most).
 
-    python tools/labels/fd_check.py potentials/stilbene/data/labels_mrsf.extxyz --index 1
+    python tools/labels/fd_check.py campaigns/stilbene/data/labels_mrsf.extxyz --index 1
 """
 
 from __future__ import annotations
