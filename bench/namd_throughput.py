@@ -16,6 +16,8 @@ other jobs; run with one thread) and wall time on CUDA, where the script waits f
 device around each timing and also counts device synchronisations inside one step
 (torch's sync debug mode: every synchronising call warns).
 
+``--json PATH`` also writes the figures as JSON (``bench/gpu_check.sh`` reads it).
+
 Run on CPU with glibc's allocator tuned (DESIGN.md §5), e.g.::
 
     MALLOC_MMAP_THRESHOLD_=4294967296 MALLOC_TRIM_THRESHOLD_=8589934592 \\
@@ -25,6 +27,7 @@ Run on CPU with glibc's allocator tuned (DESIGN.md §5), e.g.::
 from __future__ import annotations
 
 import argparse
+import json
 import tempfile
 import time
 import warnings
@@ -79,13 +82,16 @@ class CalculatorProvider:
         self.atoms.calc = calculator
 
     def compute(self, positions: torch.Tensor, numbers: torch.Tensor, *, nac: bool = False):
+        """ASE's ``state_forces`` are [n_states, n_atoms, 3]; a provider's [n_atoms,
+        n_states, 3] (``fusionpot.data.keys.TRAJ_FIELDS``)."""
         energies, forces = [], []
         for pos in positions:
             self.atoms.set_positions(pos.detach().cpu().numpy())
             energies.append(
                 torch.tensor(self.atoms.calc.get_property("state_energies", self.atoms))
             )
-            forces.append(torch.tensor(self.atoms.calc.get_property("state_forces", self.atoms)))
+            state_forces = self.atoms.calc.get_property("state_forces", self.atoms)
+            forces.append(torch.tensor(state_forces).transpose(0, 1))
         like = {"dtype": positions.dtype, "device": positions.device}
         return ProviderResult(torch.stack(energies).to(**like), torch.stack(forces).to(**like))
 
@@ -158,6 +164,7 @@ def main() -> None:
     parser.add_argument("--batch-sizes", type=int, nargs="+", default=[1, 16, 64, 256])
     parser.add_argument("--steps", type=int, default=10, help="timed steps per row")
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--json", type=Path, default=None, help="also write the figures here")
     args = parser.parse_args()
     device = torch.device(args.device)
     atoms = ase.io.read(args.geometry)
@@ -179,6 +186,12 @@ def main() -> None:
     header = ("B", "ms/step", "ms/step/traj", "outside model", first, "vs calculator")
     print("{:>5} {:>9} {:>13} {:>14} {:>8} {:>14}".format(*header))
     per_traj_first = None
+    figures: dict[str, Any] = {
+        "model": args.model.name,
+        "device": str(device),
+        "one_at_a_time_ms_per_step": 1e3 * one_at_a_time,
+        "rows": [],
+    }
     for n_traj in args.batch_sizes:
         seconds, outside = time_steps(provider, atoms, n_traj, args.steps, options, device, timed)
         per_traj = seconds / n_traj
@@ -187,10 +200,22 @@ def main() -> None:
             f"{n_traj:5d} {1e3 * seconds:9.1f} {1e3 * per_traj:13.2f} {100 * outside:13.1f}% "
             f"{per_traj_first / per_traj:7.1f}x {one_at_a_time / per_traj:13.1f}x"
         )
+        figures["rows"].append(
+            {
+                "B": n_traj,
+                "ms_per_step": 1e3 * seconds,
+                "ms_per_traj_step": 1e3 * per_traj,
+                "outside_model": outside,
+                "vs_calculator": one_at_a_time / per_traj,
+            }
+        )
     if device.type == "cuda":
         provider.model = timed.model
         n_syncs = count_syncs(provider, atoms, max(args.batch_sizes), options)
         print(f"device synchronisations in one step at B={max(args.batch_sizes)}: {n_syncs}")
+        figures["syncs_per_step"] = n_syncs
+    if args.json is not None:
+        args.json.write_text(json.dumps(figures, indent=1) + "\n")
 
 
 if __name__ == "__main__":

@@ -23,3 +23,14 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(previous)
+
+
+#: "cpu", and "cuda" where a GPU is present (bench/gpu_check.sh runs these on a GPU machine)
+DEVICES = ("cpu", "cuda") if torch.cuda.is_available() else ("cpu",)
+
+
+@pytest.fixture(params=DEVICES)
+def device(request: pytest.FixtureRequest) -> str:
+    """The device a test runs its model, graph or training on: every entry of
+    :data:`DEVICES` in turn (tests that take it run once per device)."""
+    return request.param

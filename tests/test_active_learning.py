@@ -70,12 +70,12 @@ def test_committee_members_differ_and_a_finished_committee_is_not_retrained(comm
 def test_committee_spread_is_the_members_standard_deviation():
     rng = np.random.default_rng(0)
     energies = rng.normal(size=(4, 5, 3))
-    forces = rng.normal(size=(4, 5, 3, 7, 3))
+    forces = rng.normal(size=(4, 5, 7, 3, 3))  # [K, n_frames, n_atoms, S, 3]
     spread = committee_spread(torch.from_numpy(energies), torch.from_numpy(forces)).numpy()
     np.testing.assert_allclose(spread[..., 0], energies.std(axis=0, ddof=1))
     gaps = energies - energies[..., :1]
     np.testing.assert_allclose(spread[..., 1], gaps.std(axis=0, ddof=1), atol=1e-12)
-    expected = np.sqrt(forces.var(axis=0, ddof=1).mean(axis=(-2, -1)))
+    expected = np.sqrt(forces.var(axis=0, ddof=1).mean(axis=(1, 3)))
     np.testing.assert_allclose(spread[..., 2], expected)
 
 

@@ -89,9 +89,9 @@ def test_forces_after_hop_are_those_of_new_state() -> None:
         if bool(events.accepted.any()):
             rows = torch.nonzero(events.accepted)[:, 0]
             fresh = provider.compute(state.positions[rows], state.numbers)
-            used = state.forces[rows, state.active[rows]]
+            used = state.forces[rows, :, state.active[rows]]
             torch.testing.assert_close(
-                used, fresh.forces[torch.arange(len(rows)), state.active[rows]]
+                used, fresh.forces[torch.arange(len(rows)), :, state.active[rows]]
             )
             assert bool((used.abs().sum(dim=(1, 2)) > 0).all())
             return

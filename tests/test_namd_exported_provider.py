@@ -15,6 +15,7 @@ from fusionpot.namd import (
     DynamicsOptions,
     ExportedModelProvider,
     Provider,
+    ProviderResult,
     init,
     normal_modes,
     step,
@@ -47,7 +48,7 @@ def test_forces_are_minus_the_gradient_by_finite_differences(
     provider: ExportedModelProvider,
 ) -> None:
     positions = geometries(1)
-    forces = provider.compute(positions, NUMBERS).forces[0]  # [S, n_atoms, 3]
+    forces = provider.compute(positions, NUMBERS).forces[0]  # [n_atoms, S, 3]
     h = 1e-4
     for atom, axis in [(0, 0), (2, 1), (8, 2)]:
         shift = torch.zeros_like(positions)
@@ -55,14 +56,21 @@ def test_forces_are_minus_the_gradient_by_finite_differences(
         plus = provider.energies(positions + shift, NUMBERS)[0]
         minus = provider.energies(positions - shift, NUMBERS)[0]
         fd = -(plus - minus) / (2 * h)
-        torch.testing.assert_close(forces[:, atom, axis], fd, atol=1e-6, rtol=1e-5)
+        torch.testing.assert_close(forces[atom, :, axis], fd, atol=1e-6, rtol=1e-5)
 
 
-def test_batch_equals_one_by_one_and_the_ase_calculator(provider: ExportedModelProvider) -> None:
-    positions = geometries(4, seed=1)
-    batch = provider.compute(positions, NUMBERS)
-    assert batch.energies.shape == (4, 2) and batch.forces.shape == (4, 2, 9, 3)
-    calc = FusionCalculator(TINY, device="cpu")
+def test_batch_equals_one_by_one_and_the_ase_calculator(device: str) -> None:
+    """On each device: one call for 4 geometries = 4 calls, = FusionCalculator on that
+    device; tensors stay where the caller put them."""
+    provider = ExportedModelProvider(TINY, device=device)
+    positions = geometries(4, seed=1).to(device)
+    numbers = NUMBERS.to(device)
+    batch = provider.compute(positions, numbers)
+    assert batch.energies.shape == (4, 2) and batch.forces.shape == (4, 9, 2, 3)
+    assert batch.forces.device == positions.device
+    batch = ProviderResult(batch.energies.cpu(), batch.forces.cpu())
+    calc = FusionCalculator(TINY, device=device)
+    positions = positions.cpu()
     for i in range(4):
         single = provider.compute(positions[i : i + 1], NUMBERS)
         torch.testing.assert_close(single.energies[0], batch.energies[i], atol=1e-10, rtol=0)
@@ -71,7 +79,10 @@ def test_batch_equals_one_by_one_and_the_ase_calculator(provider: ExportedModelP
         atoms.positions = positions[i].numpy()
         result = calc.calculate_batch([atoms], ["state_energies", "state_forces"])[0]
         torch.testing.assert_close(batch.energies[i], torch.tensor(result["state_energies"]))
-        torch.testing.assert_close(batch.forces[i], torch.tensor(result["state_forces"]))
+        # the calculator's user-facing state_forces are [n_states, n_atoms, 3] (ASE's
+        # per-state result); the provider's are [n_atoms, n_states, 3] (keys.py)
+        state_forces = torch.tensor(result["state_forces"])
+        torch.testing.assert_close(batch.forces[i], state_forces.transpose(0, 1))
 
 
 def test_autograd_path_and_hessian_agree(provider: ExportedModelProvider) -> None:

@@ -84,9 +84,9 @@ def test_models_match_mudslide_surfaces() -> None:
             energies = result.energies[0].numpy() / HARTREE_EV
             np.testing.assert_allclose(energies, np.diag(electronics.hamiltonian), atol=1e-12)
             for s in (0, 1):
-                force = result.forces[0, s, 0, 0].item() * BOHR_ANG / HARTREE_EV
+                force = result.forces[0, 0, s, 0].item() * BOHR_ANG / HARTREE_EV
                 assert force == pytest.approx(float(electronics.force(s)[0]), abs=1e-10)
-            nac = result.nac[0, 0, 1, 0, 0].item() * BOHR_ANG
+            nac = result.nac[0, 0, 0, 1, 0].item() * BOHR_ANG
             assert abs(nac) == pytest.approx(abs(electronics.derivative_coupling(0, 1)[0]))
 
 

@@ -60,7 +60,7 @@ SHARED_DATA = REPO.parent / "shared" / "data"
 SEED_SET = SHARED_DATA / "stilbene_mrsf_seed" / "stilbene_mrsf_seed.extxyz"
 PRODUCTS = REPO / "examples" / "namd" / "stilbene_products.yaml"
 DEFAULT_MODEL = "potentials/stilbene/stilbene_s012.pt"
-DEFAULT_TEST_SET = "potentials/stilbene/train_data/test.extxyz"
+DEFAULT_TEST_SET = "campaigns/stilbene/train_data/test.extxyz"
 DEFAULT_OUT, QUICK_OUT = "stilbene_study", "stilbene_study_quick"
 
 #: central C=C torsion C8–C0=C1–C2 (atom order of the seed set; stilbene_products.yaml)
@@ -276,7 +276,7 @@ def relax_minima(out: Path, model: Path, device: str, fmax: float, echo: Callabl
     provider = ExportedModelProvider(str(model), device=device)
 
     def state_results(atoms: ase.Atoms) -> tuple[np.ndarray, np.ndarray]:
-        """(energies [S] eV, forces [S, n_atoms, 3] eV/Å) of the model at ``atoms``."""
+        """(energies [S] eV, forces [n_atoms, S, 3] eV/Å) of the model at ``atoms``."""
         positions = torch.tensor(atoms.positions[None], dtype=torch.float64)
         result = provider.compute(positions, torch.tensor(atoms.numbers))
         return result.energies[0].cpu().numpy(), result.forces[0].cpu().numpy()
@@ -293,7 +293,7 @@ def relax_minima(out: Path, model: Path, device: str, fmax: float, echo: Callabl
         info = {
             "torsion_deg": float(torsion_deg(minimum.positions[None])[0]),
             "start_torsion_deg": float(torsion_deg(start.positions[None])[0]),
-            "max_force": float(np.abs(forces[0]).max()),
+            "max_force": float(np.abs(forces[:, 0]).max()),
             "gap_s1_s0": float(energies[1] - energies[0]),
             "start_mrsf_gap_s1_s0": float(start.info["energy_s1"] - start.info["energy_s0"]),
             "start_model_gap_s1_s0": float(start_energies[1] - start_energies[0]),
@@ -636,7 +636,7 @@ def committee_spread_step(
         for s in range(n_states):
             diff = np.concatenate(
                 [
-                    (forces[len(frames) + i][0, s] - a.arrays[f"forces_s{s}"]).ravel()
+                    (forces[len(frames) + i][0, :, s] - a.arrays[f"forces_s{s}"]).ravel()
                     for i, a in enumerate(test)
                 ]
             )

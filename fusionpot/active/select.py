@@ -83,7 +83,7 @@ def model_predictions(
 ) -> tuple[np.ndarray, list[np.ndarray]]:
     """One model's energies and forces of every state, ``batch_size`` frames per call.
 
-    Returns (energies [n_frames, S] eV, forces: per frame [S, n_atoms, 3] eV/Å).
+    Returns (energies [n_frames, S] eV, forces: per frame [n_atoms, S, 3] eV/Å).
     """
     module, meta = load_potential(model, device)
     energies: list[np.ndarray] = []
@@ -95,7 +95,7 @@ def model_predictions(
         energies.append(out[keys.ENERGY].detach().cpu().double().numpy())
         per_atom = out[keys.FORCES].detach().cpu().double().numpy()  # [N, S, 3]
         ptr = graph[keys.PTR].numpy()
-        forces.extend(per_atom[a:b].transpose(1, 0, 2) for a, b in pairwise(ptr))
+        forces.extend(per_atom[a:b] for a, b in pairwise(ptr))
     return np.concatenate(energies), forces
 
 
@@ -107,7 +107,7 @@ def committee_predictions(
     progress: bool = True,
 ) -> tuple[np.ndarray, list[np.ndarray]]:
     """Every member's :func:`model_predictions`: (energies [K, n_frames, S] eV, forces:
-    per frame [K, S, n_atoms, 3] eV/Å)."""
+    per frame [K, n_atoms, S, 3] eV/Å)."""
     if len(models) < 2:
         raise ValueError(f"a committee needs at least 2 models, got {len(models)}")
     predictions = [

@@ -10,22 +10,22 @@ __all__ = ["align_nac_signs", "curvature_tdc", "nac_tdc", "push_history"]
 def nac_tdc(velocities: torch.Tensor, nac: torch.Tensor) -> torch.Tensor:
     """σ_ij = Σ_A v_A · d_ij,A.
 
-    velocities: [n_traj, n_atoms, 3] Å/fs; nac: [n_traj, S, S, n_atoms, 3] 1/Å.
+    velocities: [n_traj, n_atoms, 3] Å/fs; nac: [n_traj, n_atoms, S, S, 3] 1/Å.
     Returns σ: [n_traj, S, S] 1/fs (antisymmetric when d is).
     """
-    return torch.einsum("bax,bijax->bij", velocities, nac)
+    return torch.einsum("bax,baijx->bij", velocities, nac)
 
 
 def align_nac_signs(nac: torch.Tensor, previous: torch.Tensor | None) -> torch.Tensor:
     """Flip d_ij where it points against the previous step's d_ij (arbitrary phases of φ).
 
-    nac, previous: [n_traj, S, S, n_atoms, 3] 1/Å. Returns the aligned nac.
+    nac, previous: [n_traj, n_atoms, S, S, 3] 1/Å. Returns the aligned nac.
     """
     if previous is None:
         return nac
-    overlap = (nac * previous).sum(dim=(-1, -2))  # [n_traj, S, S]
+    overlap = (nac * previous).sum(dim=(1, 4))  # [n_traj, S, S]
     sign = torch.where(overlap < 0, -1.0, 1.0).to(nac.dtype)
-    return nac * sign[..., None, None]
+    return nac * sign[:, None, :, :, None]
 
 
 def push_history(

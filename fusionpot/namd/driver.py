@@ -16,13 +16,16 @@ from fusionpot.namd.initial import InitialConditions
 from fusionpot.namd.integrator import DynamicsOptions, StepEvents, init, step
 from fusionpot.namd.io import SegmentWriter
 from fusionpot.namd.providers import Provider
-from fusionpot.namd.state import SurfaceHoppingState, concat_states
+from fusionpot.namd.state import SurfaceHoppingState, concat_states, per_traj
 from fusionpot.namd.stopping import StopCriteria
 
 __all__ = ["CHECKPOINT_NAME", "run_ensemble"]
 
 CHECKPOINT_NAME = "checkpoint.pt"
-_CHECKPOINT_VERSION = 1
+#: 2: forces [n_traj, n_atoms, S, 3] and nac [n_traj, n_atoms, S, S, 3] (the layout of
+#: ``fusionpot.data.keys``); 1: states first, forces [n_traj, S, n_atoms, 3], nac
+#: [n_traj, S, S, n_atoms, 3] (read by moving the atom axis)
+_CHECKPOINT_VERSION = 2
 
 
 def _maybe_concat(states: list[SurfaceHoppingState]) -> SurfaceHoppingState | None:
@@ -36,11 +39,22 @@ def _hold(
     values: dict[str, Any] = {}
     for f in dataclasses.fields(new):
         a, b = getattr(old, f.name), getattr(new, f.name)
-        if f.metadata["scope"].startswith("traj") and b is not None:
+        if per_traj(f.name) and b is not None:
             mask = stopped.reshape(-1, *([1] * (b.dim() - 1)))
             b = torch.where(mask, a, b)
         values[f.name] = b
     return SurfaceHoppingState(**values)
+
+
+def _state_from_checkpoint(
+    data: dict[str, Any], version: int, device: torch.device
+) -> SurfaceHoppingState:
+    """A state of a version-1 or -2 checkpoint in the current layout."""
+    if version == 1:
+        data = dict(data, forces=data["forces"].movedim(2, 1))
+        if data["nac"] is not None:
+            data["nac"] = data["nac"].movedim(3, 1)
+    return SurfaceHoppingState.from_dict(data, device)
 
 
 def _without(stopped: torch.Tensor, events: StepEvents) -> StepEvents:
@@ -122,7 +136,7 @@ def run_ensemble(
     checkpoint = Path(directory) / CHECKPOINT_NAME if directory is not None else None
     if checkpoint is not None and checkpoint.exists():
         data = torch.load(checkpoint, weights_only=True)
-        if data["version"] != _CHECKPOINT_VERSION:
+        if data["version"] not in (1, _CHECKPOINT_VERSION):
             raise ValueError(f"checkpoint {checkpoint} has unknown version {data['version']}")
         if data["meta"] != meta or data["options"] != repr(options) or data["stop"] != repr(stop):
             raise ValueError(
@@ -131,9 +145,9 @@ def run_ensemble(
             )
         pending = InitialConditions.from_dict(data["pending"]).to(device, initial.positions.dtype)
         if data["running"] is not None:
-            running = SurfaceHoppingState.from_dict(data["running"], device)
+            running = _state_from_checkpoint(data["running"], data["version"], device)
         if data["finished"] is not None:
-            finished = [SurfaceHoppingState.from_dict(data["finished"], device)]
+            finished = [_state_from_checkpoint(data["finished"], data["version"], device)]
         assert writer is not None
         writer.truncate(data["n_segments"])
     elif writer is not None:

@@ -15,7 +15,7 @@ After a hop the next step's forces are those of the new state at the current geo
 the provider already returned every state's forces.
 
 Symbols: R = ``positions`` Å, v = ``velocities`` Å/fs, m = ``masses`` amu, F_s =
-``forces[:, s]`` eV/Å, E_s = ``energies[:, s]`` eV, Δt = ``options.dt`` fs, a = ``active``.
+``forces[:, :, s]`` eV/Å, E_s = ``energies[:, s]`` eV, Δt = ``options.dt`` fs, a = ``active``.
 """
 
 from __future__ import annotations
@@ -193,13 +193,13 @@ def step(
     inv_m = ACCEL_ANG_FS2 / state.masses[None, :, None]
     active = state.active
     # 1. velocity Verlet on the active state
-    v_half = state.velocities + 0.5 * dt * state.forces[rows, active] * inv_m
+    v_half = state.velocities + 0.5 * dt * state.forces[rows, :, active] * inv_m
     positions = state.positions + dt * v_half
     use_nac = options.uses_nac(provider)
     result = provider.compute(positions, state.numbers, nac=use_nac)
     energies = result.energies.to(state.positions.dtype)
     forces = result.forces.to(state.positions.dtype)
-    velocities = v_half + 0.5 * dt * forces[rows, active] * inv_m
+    velocities = v_half + 0.5 * dt * forces[rows, :, active] * inv_m
     # 2. couplings and electrons
     history, n_history = push_history(state.energy_history, state.n_history, state.energies)
     nac = None
@@ -222,7 +222,7 @@ def step(
     target = choose_target(probabilities.to(zeta.dtype), zeta, active)
     attempted = target != active
     if nac is not None and options.rescale != "velocity":
-        direction = nac[rows, active, target]
+        direction = nac[rows, :, active, target]
     else:
         direction = state.masses[None, :, None] * velocities
     delta_e = energies[rows, target] - energies[rows, active]

@@ -38,7 +38,7 @@ class ProviderCalculator(Calculator):
         result = self.provider.compute(positions, torch.tensor(self.atoms.numbers))
         self.results = {
             "energy": float(result.energies[0, self.state]),
-            "forces": result.forces[0, self.state].double().numpy(),
+            "forces": result.forces[0, :, self.state].double().numpy(),
         }
 
 

@@ -9,6 +9,7 @@ from autograd.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ from fusionpot.data import keys, species_index
 from fusionpot.data.device_graph import batched_graph
 from fusionpot.export import load_potential
 from fusionpot.models.config import DTYPES
+from fusionpot.namd.state import check_traj_fields
 
 __all__ = [
     "AutogradProvider",
@@ -37,17 +39,23 @@ class ProviderResult:
     """What a provider returns for ``n_traj`` geometries.
 
     energies: [n_traj, n_states] eV (adiabatic, ascending)
-    forces: [n_traj, n_states, n_atoms, 3] eV/Å, F_s = -∂E_s/∂R
-    nac: [n_traj, n_states, n_states, n_atoms, 3] 1/Å, d_ij = <φ_i|∇φ_j>, or None
+    forces: [n_traj, n_atoms, n_states, 3] eV/Å, F_s = -∂E_s/∂R
+    nac: [n_traj, n_atoms, n_states, n_states, 3] 1/Å, d_ij = <φ_i|∇φ_j>, or None
     spread: [n_traj, n_states, 3] a committee's disagreement (see
     :func:`fusionpot.active.committee_spread`: energy std eV, gap-to-S0 std eV, force
     RMS std eV/Å), or None for a single model
+
+    The shapes are those of :data:`fusionpot.data.keys.TRAJ_FIELDS`, checked when a
+    result is made.
     """
 
     energies: torch.Tensor
     forces: torch.Tensor
     nac: torch.Tensor | None = None
     spread: torch.Tensor | None = None
+
+    def __post_init__(self) -> None:
+        check_traj_fields("ProviderResult", dataclasses.asdict(self))
 
 
 @runtime_checkable
@@ -87,12 +95,12 @@ class AutogradProvider:
         raise NotImplementedError
 
     def couplings(self, positions: torch.Tensor, numbers: torch.Tensor) -> torch.Tensor:
-        """Coupling vectors [n_traj, n_states, n_states, n_atoms, 3] 1/Å."""
+        """Coupling vectors [n_traj, n_atoms, n_states, n_states, 3] 1/Å."""
         raise NotImplementedError(f"{type(self).__name__} provides no coupling vectors")
 
     @staticmethod
     def _state_gradients(energies: torch.Tensor, pos: torch.Tensor) -> torch.Tensor:
-        """∂E_s/∂R for every state, [n_traj, S, n_atoms, 3]: one backward pass per state
+        """∂E_s/∂R for every state, [n_traj, n_atoms, S, 3]: one backward pass per state
         (a vmapped pass over the states, ``is_grads_batched``, was not faster for MACE on
         CPU)."""
         n_states = energies.shape[1]
@@ -100,7 +108,7 @@ class AutogradProvider:
             torch.autograd.grad(energies[:, s].sum(), pos, retain_graph=s < n_states - 1)[0]
             for s in range(n_states)
         ]
-        return torch.stack(per_state, dim=1)
+        return torch.stack(per_state, dim=2)
 
     def compute(
         self, positions: torch.Tensor, numbers: torch.Tensor, *, nac: bool = False
@@ -209,9 +217,7 @@ class ExportedModelProvider(AutogradProvider):
         like = {"device": positions.device, "dtype": positions.dtype}
         poison = positions.detach().sum(dim=(1, 2)) * 0.0  # [n_traj]: 0, NaN if not finite
         energies = out[keys.ENERGY].detach().to(**like) + poison[:, None]
-        return ProviderResult(
-            energies, forces.transpose(1, 2).to(**like) + poison[:, None, None, None]
-        )
+        return ProviderResult(energies, forces.to(**like) + poison[:, None, None, None])
 
 
 class CommitteeProvider:
@@ -263,6 +269,6 @@ class CommitteeProvider:
                 graphs[kind] = member._graph(positions.detach(), numbers)
             results.append(member._evaluate(graphs[kind], positions))
         energies = torch.stack([r.energies for r in results])  # [K, n_traj, S]
-        forces = torch.stack([r.forces for r in results])  # [K, n_traj, S, n_atoms, 3]
+        forces = torch.stack([r.forces for r in results])  # [K, n_traj, n_atoms, S, 3]
         spread = committee_spread(energies, forces)
         return ProviderResult(energies.mean(0), forces.mean(0), None, spread)

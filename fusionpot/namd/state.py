@@ -1,41 +1,61 @@
-"""The batched surface-hopping state: one dataclass whose fields declare their scope.
+"""The batched surface-hopping state: one dataclass whose fields are registered, with
+their shapes and scopes, in :data:`fusionpot.data.keys.TRAJ_FIELDS`.
 
-Scopes (``field(metadata={"scope": ...})``), checked when an instance is made:
-
-* ``"atom"``: shared by every trajectory, leading dimension ``n_atoms``;
-* ``"traj"``: leading dimension ``n_traj``;
-* ``"traj_atom"``: ``[n_traj, n_atoms, ...]``;
-* ``"traj_state"``: ``[n_traj, n_states, ...]``;
-* ``"global"``: plain Python values shared by the whole batch.
-
+Every tensor field is checked against its registered shape when an instance is made.
 Shrinking the batch (trajectories that stopped) and sharding select along ``n_traj``
-for every field whose scope starts with ``traj``.
+for every field of scope ``"traj"``; the molecule's ``masses`` and ``numbers`` (scope
+``"atom"``) and the ensemble ``seed`` (a plain int) are shared by the whole batch.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import torch
 
-__all__ = ["SCOPES", "SurfaceHoppingState", "concat_states"]
+from fusionpot.data.keys import TRAJ_FIELDS
 
-SCOPES = ("atom", "traj", "traj_atom", "traj_state", "global")
+__all__ = ["SurfaceHoppingState", "check_traj_fields", "concat_states", "per_traj"]
+
+
+def check_traj_fields(owner: str, values: dict[str, torch.Tensor | None]) -> None:
+    """Raise ValueError unless every tensor of ``values`` (``None`` skipped) has the shape
+    :data:`~fusionpot.data.keys.TRAJ_FIELDS` gives its name, with ``n_traj``, ``n_atoms``
+    and ``n_states`` read from ``positions`` (or ``forces``) and ``energies``."""
+    shaped = values.get("positions")
+    shaped = values.get("forces") if shaped is None else shaped
+    energies = values["energies"]
+    assert shaped is not None and energies is not None
+    sizes = {
+        "n_traj": int(shaped.shape[0]),
+        "n_atoms": int(shaped.shape[1]),
+        "n_states": int(energies.shape[1]),
+    }
+    for name, value in values.items():
+        if value is None:
+            continue
+        dims = TRAJ_FIELDS[name].dims
+        want = tuple(sizes[d] if isinstance(d, str) else d for d in dims)
+        if tuple(value.shape) != want:
+            raise ValueError(
+                f"{owner}.{name} has shape {tuple(value.shape)}, expected "
+                f"[{', '.join(map(str, dims))}] = {list(want)}"
+            )
 
 
 @dataclass
 class SurfaceHoppingState:
     """State of ``n_traj`` surface-hopping trajectories of one molecule.
 
-    Fields (shapes and units):
+    Fields (shapes and units, as registered in :data:`fusionpot.data.keys.TRAJ_FIELDS`):
 
     * ``positions: [n_traj, n_atoms, 3] Å``, ``velocities: [n_traj, n_atoms, 3] Å/fs``
     * ``masses: [n_atoms] amu``, ``numbers: [n_atoms]`` atomic numbers
     * ``energies: [n_traj, n_states] eV`` adiabatic energies at ``positions``
-    * ``forces: [n_traj, n_states, n_atoms, 3] eV/Å`` forces of every state
-    * ``nac: [n_traj, n_states, n_states, n_atoms, 3] 1/Å`` coupling vectors, or ``None``
+    * ``forces: [n_traj, n_atoms, n_states, 3] eV/Å`` forces of every state
+    * ``nac: [n_traj, n_atoms, n_states, n_states, 3] 1/Å`` coupling vectors, or ``None``
     * ``tdc: [n_traj, n_states, n_states] 1/fs`` time-derivative couplings σ_ij
     * ``energy_history: [n_traj, 3, n_states] eV`` energies one, two, three steps ago
     * ``n_history: [n_traj]`` how many rows of ``energy_history`` are valid (0..3)
@@ -52,50 +72,34 @@ class SurfaceHoppingState:
       ``None`` for a single model
     """
 
-    positions: torch.Tensor = field(metadata={"scope": "traj_atom"})
-    velocities: torch.Tensor = field(metadata={"scope": "traj_atom"})
-    masses: torch.Tensor = field(metadata={"scope": "atom"})
-    numbers: torch.Tensor = field(metadata={"scope": "atom"})
-    energies: torch.Tensor = field(metadata={"scope": "traj_state"})
-    forces: torch.Tensor = field(metadata={"scope": "traj_state"})
-    nac: torch.Tensor | None = field(metadata={"scope": "traj_state"})
-    tdc: torch.Tensor = field(metadata={"scope": "traj_state"})
-    energy_history: torch.Tensor = field(metadata={"scope": "traj"})
-    n_history: torch.Tensor = field(metadata={"scope": "traj"})
-    amplitudes: torch.Tensor = field(metadata={"scope": "traj_state"})
-    active: torch.Tensor = field(metadata={"scope": "traj"})
-    time: torch.Tensor = field(metadata={"scope": "traj"})
-    step: torch.Tensor = field(metadata={"scope": "traj"})
-    traj_id: torch.Tensor = field(metadata={"scope": "traj"})
-    total_energy0: torch.Tensor = field(metadata={"scope": "traj"})
-    max_drift: torch.Tensor = field(metadata={"scope": "traj"})
-    n_hops: torch.Tensor = field(metadata={"scope": "traj"})
-    ground_time: torch.Tensor = field(metadata={"scope": "traj"})
-    seed: int = field(default=0, metadata={"scope": "global"})
-    spread: torch.Tensor | None = field(default=None, metadata={"scope": "traj_state"})
+    positions: torch.Tensor
+    velocities: torch.Tensor
+    masses: torch.Tensor
+    numbers: torch.Tensor
+    energies: torch.Tensor
+    forces: torch.Tensor
+    nac: torch.Tensor | None
+    tdc: torch.Tensor
+    energy_history: torch.Tensor
+    n_history: torch.Tensor
+    amplitudes: torch.Tensor
+    active: torch.Tensor
+    time: torch.Tensor
+    step: torch.Tensor
+    traj_id: torch.Tensor
+    total_energy0: torch.Tensor
+    max_drift: torch.Tensor
+    n_hops: torch.Tensor
+    ground_time: torch.Tensor
+    seed: int = 0
+    spread: torch.Tensor | None = None
 
     def __post_init__(self) -> None:
-        n_traj, n_atoms = self.positions.shape[0], self.positions.shape[1]
-        n_states = self.energies.shape[1]
-        lead = {
-            "atom": (n_atoms,),
-            "traj": (n_traj,),
-            "traj_atom": (n_traj, n_atoms),
-            "traj_state": (n_traj, n_states),
-        }
-        for f in dataclasses.fields(self):
-            scope = f.metadata.get("scope")
-            if scope not in SCOPES:
-                raise TypeError(f"field {f.name!r} declares no valid scope: {scope!r}")
-            value = getattr(self, f.name)
-            if scope == "global" or value is None:
-                continue
-            want = lead[scope]
-            if tuple(value.shape[: len(want)]) != want:
-                raise ValueError(
-                    f"field {f.name!r} has shape {tuple(value.shape)}, "
-                    f"expected leading dimensions {want} (scope {scope!r})"
-                )
+        check_traj_fields("SurfaceHoppingState", self.tensors())
+
+    def tensors(self) -> dict[str, torch.Tensor | None]:
+        """Every field but ``seed``, by name."""
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "seed"}
 
     @property
     def n_traj(self) -> int:
@@ -118,8 +122,7 @@ class SurfaceHoppingState:
         values: dict[str, Any] = {}
         for f in dataclasses.fields(self):
             value = getattr(self, f.name)
-            scoped_by_traj = f.metadata["scope"].startswith("traj")
-            values[f.name] = value[index] if scoped_by_traj and value is not None else value
+            values[f.name] = value[index] if per_traj(f.name) and value is not None else value
         return SurfaceHoppingState(**values)
 
     def to_dict(self) -> dict[str, Any]:
@@ -146,6 +149,11 @@ class SurfaceHoppingState:
         return cls(**values)
 
 
+def per_traj(name: str) -> bool:
+    """Whether the state field ``name`` runs over trajectories (scope ``"traj"``)."""
+    return name != "seed" and TRAJ_FIELDS[name].scope == "traj"
+
+
 def concat_states(states: list[SurfaceHoppingState]) -> SurfaceHoppingState:
     """Join batches of the same molecule along ``n_traj`` (atom and global fields of the first)."""
     if not states:
@@ -154,7 +162,7 @@ def concat_states(states: list[SurfaceHoppingState]) -> SurfaceHoppingState:
     values: dict[str, Any] = {}
     for f in dataclasses.fields(first):
         parts = [getattr(s, f.name) for s in states]
-        if f.metadata["scope"].startswith("traj") and parts[0] is not None:
+        if per_traj(f.name) and parts[0] is not None:
             values[f.name] = torch.cat(parts, dim=0)
         else:
             values[f.name] = parts[0]

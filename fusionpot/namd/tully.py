@@ -70,14 +70,14 @@ class TullyModel(AutogradProvider):
         return self._adiabatic(positions)[0]
 
     def couplings(self, positions: torch.Tensor, numbers: torch.Tensor) -> torch.Tensor:
-        """d_ij [n_traj, 2, 2, 1, 3] 1/Å: only the x component, d_01 = ∂θ/∂x = −d_10."""
+        """d_ij [n_traj, 1, 2, 2, 3] 1/Å: only the x component, d_01 = ∂θ/∂x = −d_10."""
         with torch.enable_grad():
             pos = positions.detach().requires_grad_(True)
             theta = self._adiabatic(pos)[1]
             dtheta = torch.autograd.grad(theta.sum(), pos)[0]  # [n_traj, 1, 3] 1/Å
-        nac = positions.new_zeros(positions.shape[0], 2, 2, 1, 3)
-        nac[:, 0, 1] = dtheta
-        nac[:, 1, 0] = -dtheta
+        nac = positions.new_zeros(positions.shape[0], 1, 2, 2, 3)
+        nac[:, :, 0, 1] = dtheta
+        nac[:, :, 1, 0] = -dtheta
         return nac
 
 
