@@ -23,6 +23,7 @@ def parser() -> argparse.ArgumentParser:
     plan_args.add_argument("--n-train", type=int, default=Recipe.n_train)
     plan_args.add_argument("--n-valid", type=int, default=Recipe.n_valid)
     plan_args.add_argument("--n-test", type=int, default=Recipe.n_test)
+    plan_args.add_argument("--device", default=Recipe.device, help="cpu, cuda, ...")
     plan_args.add_argument("--work-dir", type=Path, default=REPO / "runs" / "frontier")
     plan_args.add_argument("--out", type=Path, default=RESULTS, help="report folder")
     commands = top.add_subparsers(dest="command", required=True)
@@ -47,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
     from studies.frontier.report import write_report
 
     sets = args.sets or ["ethanol", "malonaldehyde"]
-    recipe = Recipe(args.epochs, args.n_train, args.n_valid, args.n_test)
+    recipe = Recipe(args.epochs, args.n_train, args.n_valid, args.n_test, device=args.device)
     runs = plan(sets, args.models, args.sizes, args.seeds, args.seed_size)
     if args.command == "run":
         run_all(runs, args.work_dir, recipe, args.progress)

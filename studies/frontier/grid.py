@@ -38,7 +38,7 @@ COMMON_MODEL = {"r_max": 5.0, "dtype": "float64"}
 
 @dataclass(frozen=True)
 class Recipe:
-    """Frames and optimiser settings shared by every run (rMD17 split 01: the first
+    """Frames, optimiser settings and device shared by every run (rMD17 split 01: the first
     ``n_train`` frames of the training file train, the next ``n_valid`` validate, the first
     ``n_test`` of the test file test)."""
 
@@ -48,6 +48,7 @@ class Recipe:
     n_test: int = 1000
     batch_size: int = 5
     lr: float = 0.01
+    device: str = "cpu"
 
 
 @dataclass(frozen=True)
@@ -78,7 +79,7 @@ class Run:
         """The ``fusionpot train`` YAML of this run (absolute data paths)."""
         return {
             "seed": self.seed,
-            "device": "cpu",
+            "device": recipe.device,
             "model": {
                 "arch": self.arch,
                 "channels": self.channels,
