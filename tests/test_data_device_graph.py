@@ -51,13 +51,17 @@ CASES = [(name, unwrap) for name in sorted(STRUCTURES) for unwrap in (False, Tru
 
 
 @pytest.mark.parametrize(("name", "unwrap"), [c for c in CASES if c != ("molecule", True)])
-def test_device_graph_equals_host_graph(name: str, unwrap: bool) -> None:
+def test_device_graph_equals_host_graph(name: str, unwrap: bool, device: str) -> None:
     frames = [rattled(STRUCTURES[name], seed, unwrap) for seed in range(3)]
     periodic = frames[0].pbc.all()
-    positions = torch.tensor(np.stack([a.positions for a in frames]))
-    cell = torch.tensor(np.stack([a.cell.array for a in frames])) if periodic else None
-    species = torch.zeros(len(frames[0]), dtype=torch.long)
-    graph = batched_graph(positions, species, R_MAX, cell)
+    positions = torch.tensor(np.stack([a.positions for a in frames]), device=device)
+    cell = (
+        torch.tensor(np.stack([a.cell.array for a in frames]), device=device) if periodic else None
+    )
+    species = torch.zeros(len(frames[0]), dtype=torch.long, device=device)
+    built = batched_graph(positions, species, R_MAX, cell)
+    assert all(value.device.type == device for value in built.values())
+    graph = {key: value.cpu() for key, value in built.items()}
     n_atoms = len(frames[0])
     batch, edge_index = graph[keys.BATCH], graph[keys.EDGE_INDEX]
     assert graph[keys.PTR].tolist() == [0, n_atoms, 2 * n_atoms, 3 * n_atoms]
@@ -82,14 +86,16 @@ def test_device_graph_equals_host_graph(name: str, unwrap: bool) -> None:
     assert lengths.max() < R_MAX and lengths.min() > 0
 
 
-def test_graph_fields_match_the_host_builder_and_gradients_flow() -> None:
+def test_graph_fields_match_the_host_builder_and_gradients_flow(device: str) -> None:
     frames = [rattled(molecule("H2O"), seed) for seed in range(4)]
-    positions = torch.tensor(np.stack([a.positions for a in frames]), requires_grad=True)
-    species = torch.tensor([1, 0, 0])  # O, H, H with elements ["H", "O"]
+    stacked = np.stack([a.positions for a in frames])
+    positions = torch.tensor(stacked, device=device, requires_grad=True)
+    species = torch.tensor([1, 0, 0], device=device)  # O, H, H with elements ["H", "O"]
     graph = batched_graph(positions, species, 3.0, dtype=torch.float32)
-    host = atoms_to_graph(frames, ["H", "O"], 3.0, dtype=torch.float32)
+    host = atoms_to_graph(frames, ["H", "O"], 3.0, dtype=torch.float32, device=device)
     for key in (keys.SPECIES, keys.CELL, keys.PBC, keys.BATCH, keys.PTR, keys.POSITIONS):
         assert graph[key].dtype == host[key].dtype, key
+        assert graph[key].device == host[key].device == positions.device, key
         torch.testing.assert_close(graph[key], host[key], msg=key)
     assert edge_set(graph[keys.EDGE_INDEX], graph[keys.EDGE_CELL_SHIFT]) == edge_set(
         host[keys.EDGE_INDEX], host[keys.EDGE_CELL_SHIFT]
