@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # One-command check of fusionpot on a machine with one NVIDIA GPU (< 8 minutes: each step
 # has a time limit, 460 s in all): the tests that run on CUDA (the `device` fixture of
-# tests/conftest.py gives "cuda" there), surface-hopping throughput (bench/namd_throughput.py at B = 1, 64,
-# 256 against FusionCalculator one trajectory at a time), ASE MD and training
-# (bench/gpu_check_figures.py); then one table of the figures, headed by the card name.
+# tests/conftest.py gives "cuda" there), surface-hopping throughput
+# (bench/namd_throughput.py at B = 1, 64, 256 against FusionCalculator one trajectory at
+# a time), ASE MD and training (bench/gpu_check_figures.py); then one table of the
+# figures, headed by the card name.
 #
 #   bench/gpu_check.sh                      # on the GPU machine, from the repository root
 #   bench/gpu_check.sh --device cpu --quick # a check of the script itself (small sizes)
