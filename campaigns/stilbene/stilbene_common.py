@@ -54,7 +54,7 @@ def held_out_errors(
     for s in range(n_states):
         out[f"E{s}"] = 1000 * float(np.mean(np.abs(energies[:, s] - labels[:, s]) / n_atoms))
         errors = [
-            np.abs(f[s] - a.arrays[f"forces_s{s}"]).ravel()
+            np.abs(f[:, s] - a.arrays[f"forces_s{s}"]).ravel()
             for f, a in zip(forces, frames, strict=True)
         ]
         out[f"F{s}"] = 1000 * float(np.mean(np.concatenate(errors)))
