@@ -300,3 +300,15 @@ def test_parsimony_options_remove_the_counted_weights():
 def test_parsimony_options_must_be_booleans(name):
     with pytest.raises(ValueError, match=f"{name} must be true or false, got 'yes'"):
         small_config(**{name: "yes"})
+
+
+def test_bad_parsimony_option_in_a_training_yaml(tmp_path, capsys):
+    """Through ``fusionpot train``: one line naming the file, the key and the value."""
+    from fusionpot.cli import main
+
+    path = tmp_path / "bad.yaml"
+    path.write_text('model:\n  fusion_replaces_linear: "yes"\ndata:\n  train: frames.extxyz\n')
+    assert main(["train", str(path), "--no-progress"]) == 2
+    error = capsys.readouterr().err.strip()
+    assert error.endswith("bad.yaml: model.fusion_replaces_linear must be true or false, got 'yes'")
+    assert "\n" not in error
