@@ -188,10 +188,10 @@ class FusionMACEConfig(FusionFields):
 
     fusion_replaces_linear: drop the channel-mixing linear after the product basis; the
         fusion block's root vertex (a weight per element, coupling and channel) is its last
-        map. Saves ``channels² × n_irreps`` per layer (12288 of 2 layers at 64 channels).
+        map. Saves ``channels² × n_irreps`` per layer (12288 of 157648 at 64 channels).
     share_radial_channels: one radial function per tensor-product path, shared by all
         channels, instead of one per path and channel; the radial MLP's last layer shrinks
-        ``channels``-fold (the largest single saving at 32 channels and more).
+        ``channels``-fold (the larger saving: 19840 of 65008 at 32 channels).
     """
 
     diagram: str = "((A, A), A)"
