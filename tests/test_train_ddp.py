@@ -1,6 +1,6 @@
 """``torchrun --nproc_per_node 2 fusionpot train``: two CPU processes (gloo) train the same
-model as one process with the same global batch, and a run they checkpoint resumes to the
-same end."""
+model as one process with the same global batch (stress term included), and a run they
+checkpoint resumes to the same end."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ import ase.io
 import numpy as np
 import torch
 import yaml
+from ase.calculators.emt import EMT
 
 from fusionpot.testing import two_state_frames
 from fusionpot.train import read_metrics_csv, run_training
@@ -31,9 +32,27 @@ CONFIG = {
         "scheduler_patience": 0,
         "scheduler_factor": 0.7,
         "clip_grad": 1.0,
+        "stress_weight": 100.0,
     },
     "device": "cpu",
 }
+
+
+def _frames() -> list:
+    """11 two-state Cu/Ag clusters; 0, 4 (training) and 9 (validation) in periodic 10 Å
+    boxes, with EMT's S0 energy, forces and stress."""
+    frames = two_state_frames(11, seed=1)
+    for index in (0, 4, 9):
+        boxed = frames[index]
+        boxed.set_cell(np.eye(3) * 10.0)
+        boxed.pbc = True
+        boxed.center()
+        boxed.calc = EMT()
+        boxed.info["energy_s0"] = boxed.get_potential_energy()
+        boxed.arrays["forces_s0"] = boxed.get_forces()
+        boxed.info["stress"] = boxed.get_stress()
+        boxed.calc = None
+    return frames
 
 
 def _torchrun(cwd: Path, *args: str) -> str:
@@ -49,7 +68,7 @@ def _torchrun(cwd: Path, *args: str) -> str:
 
 
 def test_two_processes_train_as_one_and_resume(tmp_path):
-    ase.io.write(tmp_path / "data.extxyz", two_state_frames(11, seed=1))
+    ase.io.write(tmp_path / "data.extxyz", _frames())
     (tmp_path / "cfg.yaml").write_text(yaml.safe_dump(CONFIG))
     first = _torchrun(tmp_path, "--run-dir", "ddp", "--epochs", "2")
     assert first.count("## valid") == 1  # rank 0 alone prints
@@ -61,7 +80,7 @@ def test_two_processes_train_as_one_and_resume(tmp_path):
     run_training(config, tmp_path / "one", progress=False)
 
     two, one = (read_metrics_csv(tmp_path / d / "metrics.csv") for d in ("ddp", "one"))
-    assert [r["epoch"] for r in two] == [0, 1, 2, 3]
+    assert [r["epoch"] for r in two] == [0, 1, 2, 3] and "valid_stress_mae_s0" in one[0]
     for column in one[0]:
         if column != "time_s":
             np.testing.assert_allclose(
