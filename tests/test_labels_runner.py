@@ -19,7 +19,7 @@ from ase.io import write
 
 from fusionpot.cli import label as cli_label
 from fusionpot.labels import Label, LabelError, Labeller, frame_id, label_frames
-from fusionpot.labels.store import read_frames, read_jsonl
+from fusionpot.labels.store import read_complete_frames, read_jsonl
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -69,7 +69,7 @@ def test_labels_use_seed_convention_and_resume_skips_done(tmp_path: Path):
     assert (first.labelled, first.already_done) == (3, 0)
     second = label_frames(frames, ToyLabeller(), out, progress=False)
     assert (second.labelled, second.already_done) == (2, 3)
-    done = read_frames(out)
+    done = read_complete_frames(out)
     assert [f.info["frame_id"] for f in done] == [frame_id(a) for a in frames]
     for atoms, result in zip(frames, done, strict=True):
         x = atoms.get_positions()
@@ -93,7 +93,7 @@ def test_failures_are_logged_and_not_retried_unless_asked(tmp_path: Path):
     del frames[1].info["fail"]
     retried = label_frames(frames, ToyLabeller(), out, retry_failed=True, progress=False)
     assert retried.labelled == 1
-    assert len(read_frames(out)) == 4
+    assert len(read_complete_frames(out)) == 4
 
 
 def test_torn_last_frame_is_dropped_and_relabelled(tmp_path: Path):
@@ -105,7 +105,7 @@ def test_torn_last_frame_is_dropped_and_relabelled(tmp_path: Path):
     out.write_text(text + "".join(lines[: len(lines) // 2 - 1]))  # half a frame, as a crash would
     summary = label_frames(frames, ToyLabeller(), out, progress=False)
     assert summary.labelled == 1
-    ids = [f.info["frame_id"] for f in read_frames(out)]
+    ids = [f.info["frame_id"] for f in read_complete_frames(out)]
     assert sorted(ids) == sorted(frame_id(a) for a in frames)
 
 
@@ -126,7 +126,7 @@ def test_energies_only_frames_have_no_forces(tmp_path: Path):
     frames[0].info["label_forces"] = False
     out = tmp_path / "labels.extxyz"
     label_frames(frames, ToyLabeller(), out, progress=False)
-    done = {f.info["frame_id"]: f for f in read_frames(out)}
+    done = {f.info["frame_id"]: f for f in read_complete_frames(out)}
     assert "forces_s0" not in done[frame_id(frames[0])].arrays
     assert "forces_s0" in done[frame_id(frames[1])].arrays
 
@@ -150,16 +150,16 @@ def test_killed_run_resumes_without_repeats_or_losses(tmp_path: Path):
     )
     proc = subprocess.Popen([sys.executable, "-c", script], start_new_session=True)
     deadline = time.time() + 60
-    while time.time() < deadline and len(read_frames(out)) < 3:
+    while time.time() < deadline and len(read_complete_frames(out)) < 3:
         time.sleep(0.05)
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
-    n_killed = len(read_frames(out))
+    n_killed = len(read_complete_frames(out))
     assert 3 <= n_killed < len(frames), "the run must be killed mid-way for this test"
     summary = label_frames(frames, ToyLabeller(), out, progress=False)
     assert summary.already_done == n_killed
     assert summary.labelled == len(frames) - n_killed
-    ids = [f.info["frame_id"] for f in read_frames(out)]
+    ids = [f.info["frame_id"] for f in read_complete_frames(out)]
     assert len(ids) == len(set(ids)) == len(frames)
     assert set(ids) == {frame_id(a) for a in frames}
 
@@ -198,7 +198,9 @@ def test_frames_labelled_elsewhere_are_skipped_by_id_or_geometry(tmp_path: Path,
     out = tmp_path / "labels.extxyz"
     summary = label_frames(frames, ToyLabeller(), out, known=[elsewhere, bare], progress=False)
     assert (summary.labelled, summary.already_done, summary.known_elsewhere) == (2, 0, 3)
-    assert [f.info["frame_id"] for f in read_frames(out)] == [frame_id(a) for a in frames[3:]]
+    assert [f.info["frame_id"] for f in read_complete_frames(out)] == [
+        frame_id(a) for a in frames[3:]
+    ]
     pool = tmp_path / "pool.extxyz"
     write(pool, frames, format="extxyz")
     known = ["--known", str(elsewhere), "--known", str(bare)]
@@ -225,7 +227,7 @@ def test_labels_a_frame_carried_in_never_reach_the_output(tmp_path: Path):
     write(pool, stale, format="extxyz")
     out = tmp_path / "labels.extxyz"
     label_frames(read(pool, ":"), ToyLabeller(), out, progress=False)
-    (result,) = read_frames(out)
+    (result,) = read_complete_frames(out)
     assert "energy_s2" not in result.info and "forces_s2" not in result.arrays
     assert "functional" not in result.info and result.info["program"] == "toy"
     assert result.info["frame_id"] == frame_id(stale)

@@ -14,9 +14,9 @@ from ase.calculators.singlepoint import SinglePointCalculator
 from ase.units import GPa, _amu
 
 from fusionpot.labels import XTBLabeller
-from fusionpot.labels.store import read_frames
+from fusionpot.labels.store import read_complete_frames
 
-HERE = Path(__file__).resolve().parents[1] / "potentials" / "benzene_liquid"
+HERE = Path(__file__).resolve().parents[1] / "campaigns" / "benzene_liquid"
 
 
 def _tblite_available() -> bool:
@@ -94,7 +94,7 @@ def test_frames_carry_provenance_and_their_own_labels_and_resume(
     assert script.make_data(settings, out, 4, 1.0, progress=False) == 4
     assert script.make_data(settings, straight, 4, 1.0, progress=False) == 4
 
-    frames = read_frames(out / "labelled.extxyz")
+    frames = read_complete_frames(out / "labelled.extxyz")
     assert [(f.info["subset"], f.info["md_step"]) for f in frames] == [
         ("T300_V1", 3),
         ("T450_V0.95", 3),
@@ -111,7 +111,7 @@ def test_frames_carry_provenance_and_their_own_labels_and_resume(
     assert volumes[0.95] / volumes[1.0] == pytest.approx(0.95, rel=1e-9)
 
     # a resumed run continues the same trajectories: same geometries as one straight run
-    for a, b in zip(frames, read_frames(straight / "labelled.extxyz"), strict=True):
+    for a, b in zip(frames, read_complete_frames(straight / "labelled.extxyz"), strict=True):
         np.testing.assert_allclose(a.positions, b.positions, atol=1e-6)
 
     # the labels are those of the frame's own geometry (not of a neighbouring MD step)
@@ -130,7 +130,10 @@ def test_frames_carry_provenance_and_their_own_labels_and_resume(
     with open(out / "pool.extxyz", "a") as pool:
         pool.write("12\nLattice=")
     assert script.make_data(settings, out, 6, 1.0, progress=False) == 6
-    labelled, pool_frames = read_frames(out / "labelled.extxyz"), read_frames(out / "pool.extxyz")
+    labelled, pool_frames = (
+        read_complete_frames(out / "labelled.extxyz"),
+        read_complete_frames(out / "pool.extxyz"),
+    )
     keys = [(f.info["subset"], f.info["md_step"]) for f in labelled]
     assert len(set(keys)) == len(keys) == len(pool_frames) == 6
     assert len({f.info["frame_id"] for f in labelled}) == 6
@@ -152,7 +155,7 @@ def test_resuming_with_other_settings_is_refused(script: ModuleType, tmp_path: P
     with script.exclusive(out), pytest.raises(ValueError, match=r"another make_data\.py"):
         script.make_data(_tiny(script), out, 1, 0.5)
     assert script.main(["--frames", "1", *args, "--conditions", "300"]) == 2
-    assert len(read_frames(out / "labelled.extxyz")) == 1
+    assert len(read_complete_frames(out / "labelled.extxyz")) == 1
 
 
 def _condition_frames(n: int, subset: str, stress_ev_a3: float) -> list[Atoms]:

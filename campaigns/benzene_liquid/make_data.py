@@ -56,7 +56,7 @@ from tqdm import tqdm
 
 from fusionpot._io import atomic_write_text
 from fusionpot.labels.runner import label_frames
-from fusionpot.labels.store import append_frame, read_frames, repair_tail
+from fusionpot.labels.store import append_frame, read_complete_frames, repair_tail
 from fusionpot.labels.xtb import XTBLabeller
 from fusionpot.sampling.provenance import derived
 
@@ -254,13 +254,17 @@ def _sample_and_label(
     ]
     per_condition = math.ceil(n_frames / len(runs))
     repair_tail(pool_path)
-    sampled = {(str(a.info["subset"]), int(a.info["md_step"])) for a in read_frames(pool_path)}
+    sampled = {
+        (str(a.info["subset"]), int(a.info["md_step"])) for a in read_complete_frames(pool_path)
+    }
 
     def kept(run: ConditionMD) -> list[int]:
         return [step for name, step in sampled if name == run.name]
 
     def label_pool() -> int:
-        summary = label_frames(read_frames(pool_path), labeller, labelled_path, progress=False)
+        summary = label_frames(
+            read_complete_frames(pool_path), labeller, labelled_path, progress=False
+        )
         if summary.failed:
             log.warning("%d frame(s) failed to label (see the .failed.jsonl file)", summary.failed)
         return summary.already_done + summary.labelled

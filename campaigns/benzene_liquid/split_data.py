@@ -21,7 +21,7 @@ from ase import Atoms
 from ase.io import write
 
 from fusionpot._io import atomic_write
-from fusionpot.labels.store import read_frames
+from fusionpot.labels.store import read_complete_frames
 
 HERE = Path(__file__).resolve().parent
 
@@ -49,7 +49,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=HERE / "work")
     parser.add_argument("--test-fraction", type=float, default=0.1)
     args = parser.parse_args()
-    train, test = time_block_split(read_frames(args.data), args.test_fraction)
+    train, test = time_block_split(read_complete_frames(args.data), args.test_fraction)
     for name, frames in (("train", train), ("test", test)):
         atomic_write(args.out / f"{name}.extxyz", partial(write, images=frames, format="extxyz"))
     print(f"{len(train)} train, {len(test)} test frames in {args.out}")

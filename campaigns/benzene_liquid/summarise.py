@@ -17,7 +17,7 @@ from ase import Atoms
 from ase.units import GPa
 
 from fusionpot._io import atomic_write_text
-from fusionpot.labels.store import read_frames
+from fusionpot.labels.store import read_complete_frames
 
 HERE = Path(__file__).resolve().parent
 BEGIN, END = "<!-- counts: summarise.py -->", "<!-- end counts -->"
@@ -56,7 +56,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data", type=Path, default=HERE / "data")
     args = parser.parse_args()
-    frames = read_frames(args.data / "labelled.extxyz")
+    frames = read_complete_frames(args.data / "labelled.extxyz")
     readme = args.data / "README.md"
     text = readme.read_text()
     start, stop = text.index(BEGIN) + len(BEGIN), text.index(END)

@@ -13,7 +13,7 @@ from collections import Counter
 import numpy as np
 from paths import HERE, LABELS
 
-from fusionpot.labels.store import read_frames, read_jsonl
+from fusionpot.labels.store import read_complete_frames, read_jsonl
 
 CONTENTS = """## Contents ({n} frames, {n_failed} failed)
 
@@ -30,7 +30,7 @@ CONTENTS = """## Contents ({n} frames, {n_failed} failed)
 
 
 def main() -> int:
-    frames = read_frames(LABELS)
+    frames = read_complete_frames(LABELS)
     if not frames:
         print(f"no labels in {LABELS}")
         return 1

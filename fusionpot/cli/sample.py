@@ -19,7 +19,7 @@ from ase.io import read, write
 
 from fusionpot._io import atomic_write_text
 from fusionpot.labels.runner import is_label_key, unlabelled
-from fusionpot.labels.store import read_frames
+from fusionpot.labels.store import read_complete_frames
 from fusionpot.sampling.photoisomer import PhotoisomerPlan, photoisomer_subsets
 from fusionpot.sampling.pool import interleave
 from fusionpot.sampling.seam import seam_parents, seam_steps
@@ -108,10 +108,12 @@ def _seam(args: argparse.Namespace) -> int:
     missing = [str(path) for path in args.labelled if not path.exists()]
     if missing:
         raise ValueError(f"no such labelled file(s): {missing}")
-    frames = [f for path in args.labelled for f in read_frames(path) if "forces_s1" in f.arrays]
+    frames = [
+        f for path in args.labelled for f in read_complete_frames(path) if "forces_s1" in f.arrays
+    ]
     gaps = np.array([f.info["energy_s1"] - f.info["energy_s0"] for f in frames])
     names = [_frame_name(f) for f in frames]
-    stored = read_frames(args.output)
+    stored = read_complete_frames(args.output)
     existing = [unlabelled(f) for f in stored]  # steps carry no labels, even from old files
     had_labels = any(is_label_key(k) for f in stored for k in (*f.info, *f.arrays))
     done_parents = {str(f.info.get("parent_id", "")) for f in existing}

@@ -27,7 +27,13 @@ from tqdm import tqdm
 
 from fusionpot.data.labelled import labelled_atoms
 from fusionpot.labels.base import Label, LabelError, Labeller, check_atoms
-from fusionpot.labels.store import append_frame, append_jsonl, read_frames, read_jsonl, repair_tail
+from fusionpot.labels.store import (
+    append_frame,
+    append_jsonl,
+    read_complete_frames,
+    read_jsonl,
+    repair_tail,
+)
 
 __all__ = [
     "LABEL_METADATA_KEYS",
@@ -191,7 +197,7 @@ def known_frame_ids(paths: Sequence[Path]) -> set[str]:
         raise ValueError(f"no such file(s) of known labels: {missing}")
     ids: set[str] = set()
     for path in paths:
-        for atoms in read_frames(Path(path)):
+        for atoms in read_complete_frames(Path(path)):
             ids.add(frame_id(atoms))
             if "frame_id" in atoms.info:
                 ids.add(str(atoms.info["frame_id"]))
@@ -231,7 +237,7 @@ def label_frames(
     if failures is None:
         failures = output.with_name(output.name + ".failed.jsonl")
     repair_tail(output)
-    done = {str(a.info.get("frame_id")): a for a in read_frames(output)}
+    done = {str(a.info.get("frame_id")): a for a in read_complete_frames(output)}
     elsewhere = known_frame_ids(known) - done.keys()
     failed_ids = {str(r.get("frame_id")) for r in read_jsonl(failures)}
     keys = [frame_id(a) for a in frames]

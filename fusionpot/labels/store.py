@@ -3,7 +3,7 @@
 Each finished frame is serialised completely in memory and appended with a single
 ``write`` + ``fsync`` on a file opened in append mode, so a kill leaves either the
 whole frame or (at worst, on a crash inside the write) a truncated tail, which
-:func:`read_frames` detects and :func:`repair_tail` removes atomically (temp file +
+:func:`read_complete_frames` detects and :func:`repair_tail` removes atomically (temp file +
 ``os.replace``).
 """
 
@@ -23,7 +23,7 @@ from fusionpot._io import atomic_write_text
 __all__ = [
     "append_frame",
     "append_jsonl",
-    "read_frames",
+    "read_complete_frames",
     "read_jsonl",
     "repair_tail",
 ]
@@ -57,7 +57,7 @@ def repair_tail(path: Path) -> bool:
     return True
 
 
-def read_frames(path: Path) -> list[Atoms]:
+def read_complete_frames(path: Path) -> list[Atoms]:
     """All complete frames of an extxyz file (empty list when it does not exist)."""
     if not path.exists() or path.stat().st_size == 0:
         return []

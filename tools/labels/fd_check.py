@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from fusionpot.labels import OpenQPLabeller
-from fusionpot.labels.store import read_frames
+from fusionpot.labels.store import read_complete_frames
 
 
 def main() -> int:
@@ -28,7 +28,7 @@ def main() -> int:
     parser.add_argument("--step", type=float, default=1e-3, help="h in Å")
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
-    frame = read_frames(args.labels)[args.index]
+    frame = read_complete_frames(args.labels)[args.index]
     forces = np.stack([frame.arrays[f"forces_s{k}"] for k in range(3)])
     direction = forces[0] - forces[1]
     direction /= np.linalg.norm(direction)
