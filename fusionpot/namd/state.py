@@ -10,6 +10,7 @@ for every field of scope ``"traj"``; the molecule's ``masses`` and ``numbers`` (
 from __future__ import annotations
 
 import dataclasses
+import functools
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,28 +21,31 @@ from fusionpot.data.keys import TRAJ_FIELDS
 __all__ = ["SurfaceHoppingState", "check_traj_fields", "concat_states", "per_traj"]
 
 
+@functools.lru_cache(maxsize=64)
+def _shapes(n_traj: int, n_atoms: int, n_states: int) -> dict[str, tuple[int, ...]]:
+    """The shape of every field of :data:`~fusionpot.data.keys.TRAJ_FIELDS` for these sizes."""
+    sizes = {"n_traj": n_traj, "n_atoms": n_atoms, "n_states": n_states}
+    return {
+        name: tuple(sizes[d] if isinstance(d, str) else d for d in field.dims)
+        for name, field in TRAJ_FIELDS.items()
+    }
+
+
 def check_traj_fields(owner: str, values: dict[str, torch.Tensor | None]) -> None:
     """Raise ValueError unless every tensor of ``values`` (``None`` skipped) has the shape
     :data:`~fusionpot.data.keys.TRAJ_FIELDS` gives its name, with ``n_traj``, ``n_atoms``
-    and ``n_states`` read from ``positions`` (or ``forces``) and ``energies``."""
+    and ``n_states`` read from ``positions`` (or ``forces``) and ``energies``. Shapes only:
+    no device synchronisation."""
     shaped = values.get("positions")
     shaped = values.get("forces") if shaped is None else shaped
     energies = values["energies"]
     assert shaped is not None and energies is not None
-    sizes = {
-        "n_traj": int(shaped.shape[0]),
-        "n_atoms": int(shaped.shape[1]),
-        "n_states": int(energies.shape[1]),
-    }
+    shapes = _shapes(shaped.shape[0], shaped.shape[1], energies.shape[1])
     for name, value in values.items():
-        if value is None:
-            continue
-        dims = TRAJ_FIELDS[name].dims
-        want = tuple(sizes[d] if isinstance(d, str) else d for d in dims)
-        if tuple(value.shape) != want:
+        if value is not None and value.shape != shapes[name]:
             raise ValueError(
                 f"{owner}.{name} has shape {tuple(value.shape)}, expected "
-                f"[{', '.join(map(str, dims))}] = {list(want)}"
+                f"{TRAJ_FIELDS[name].shape} = {list(shapes[name])}"
             )
 
 
