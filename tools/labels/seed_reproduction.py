@@ -46,9 +46,9 @@ def main() -> int:
         label = labeller.label(frame, guess=args.reuse_guess)
         assert label.forces is not None
         reference_e = np.array([frame.info[f"energy_s{k}"] for k in range(3)])
-        reference_f = np.stack([frame.arrays[f"forces_s{k}"] for k in range(3)])
+        reference_f = np.stack([frame.arrays[f"forces_s{k}"] for k in range(3)], axis=1)
         de = np.abs(label.energies - reference_e)
-        df = np.abs(label.forces - reference_f).reshape(3, -1).max(axis=1)
+        df = np.abs(label.forces - reference_f).max(axis=(0, 2))
         worst_e, worst_f = max(worst_e, de.max()), max(worst_f, df.max())
         report = {
             "seed_index": index,
