@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import multiprocessing
 import pickle
-import sys
 from pathlib import Path
 
 import ase
@@ -26,12 +25,10 @@ from ase.calculators.mixing import SumCalculator
 from ase.filters import FrechetCellFilter
 from ase.optimize import BFGS
 from ase.vibrations import Vibrations
+from make_tiny_model import tiny_model
 
 from fusionpot import FusionCalculator
 from fusionpot.testing import small_triclinic_cell
-
-sys.path.insert(0, str(Path(__file__).parent / "data"))
-from make_tiny_model import tiny_model
 
 MODEL = Path(__file__).parent / "data" / "tiny_model.pt"
 PER_STATE = ("state_energies", "state_forces")

@@ -8,7 +8,6 @@ import platform
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import ase
 import numpy as np
@@ -19,14 +18,12 @@ from ase.build import bulk, molecule
 from ase.calculators.calculator import PropertyNotImplementedError
 from ase.md.velocitydistribution import MaxwellBoltzmannDistribution, Stationary, ZeroRotation
 from ase.md.verlet import VelocityVerlet
+from make_tiny_model import tiny_model
 
 from fusionpot import FusionCalculator
 from fusionpot.export import FORMAT_VERSION, METADATA_FILE, export_model
 from fusionpot.models import save_model
 from fusionpot.testing import small_triclinic_cell
-
-sys.path.insert(0, str(Path(__file__).parent / "data"))
-from make_tiny_model import tiny_model
 
 ATOL = 1e-10
 

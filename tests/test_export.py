@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 import torch
 from ase.build import molecule
+from make_tiny_model import ELEMENTS, PATH, tiny_model
 
 from fusionpot.cli import main as cli_main
 from fusionpot.data import atoms_to_graph, keys
@@ -35,9 +36,6 @@ from fusionpot.export import (
 )
 from fusionpot.models import ForceOutput, MACEConfig, build_model, save_model
 from fusionpot.testing import random_crystal
-
-sys.path.insert(0, str(Path(__file__).parent / "data"))
-from make_tiny_model import ELEMENTS, PATH, tiny_model
 
 ATOL = 1e-10
 

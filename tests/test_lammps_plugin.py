@@ -21,6 +21,7 @@ import numpy as np
 import pytest
 from ase.io import write
 from ase.stress import voigt_6_to_full_3x3_stress
+from make_tiny_model import tiny_model
 
 from fusionpot import FusionCalculator
 from fusionpot.cli import main
@@ -35,9 +36,6 @@ from fusionpot.lammps import (
 )
 from fusionpot.lammps.build import _prepare_build_dir
 from fusionpot.models.config import DTYPES
-
-sys.path.insert(0, str(Path(__file__).parent / "data"))
-from make_tiny_model import tiny_model
 
 MODEL = Path(__file__).parent / "data" / "tiny_model.pt"
 ELEMENTS = ("H", "C", "O")

@@ -5,7 +5,6 @@ four arguments."""
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import ase
@@ -15,6 +14,7 @@ import torch
 from ase.build import molecule
 from ase.calculators.calculator import PropertyNotImplementedError
 from ase.stress import voigt_6_to_full_3x3_stress
+from make_tiny_model import ELEMENTS, tiny_model
 from scipy.spatial.transform import Rotation
 
 from fusionpot import FusionCalculator
@@ -23,9 +23,6 @@ from fusionpot.export import export_model, load_exported
 from fusionpot.export.torchscript import accepts_atomic_virial
 from fusionpot.models import ForceOutput
 from fusionpot.testing import small_triclinic_cell
-
-sys.path.insert(0, str(Path(__file__).parent / "data"))
-from make_tiny_model import ELEMENTS, tiny_model
 
 R_MAX = 3.0  # the tiny model's cutoff, Å
 

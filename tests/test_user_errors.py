@@ -11,8 +11,6 @@ import pytest
 
 from fusionpot.cli import main
 
-sys.path.insert(0, str(Path(__file__).resolve().parent / "data"))  # make_tiny_model
-
 
 def one_line_error(capsys, command: str) -> str:
     """The single stderr line of a user error of ``fusionpot COMMAND``."""
