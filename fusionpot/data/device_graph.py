@@ -8,8 +8,18 @@ closer than ``r_max`` kept. The work grows as ``B · n_atoms² · n_images``: ri
 molecules and small cells, where it is a few tensor operations; for large periodic
 boxes use the host builder :func:`fusionpot.data.atoms_to_graph` (vesin's cell lists).
 
-Host reads: one per block for the number of edges (``nonzero``), and for periodic cells
-one for the range of images; nothing else leaves the device.
+With ``fixed_edges=True`` (isolated molecules only) no pair is tested: every ordered pair
+i ≠ j of each molecule is an edge, ``B · n_atoms · (n_atoms − 1)`` of them, a shape known
+from B and n_atoms alone. A model whose every edge at or beyond ``r_max`` contributes
+exactly zero (a cutoff envelope that is 0 with zero derivative there, nothing computed
+from the number of edges: every fusionpot architecture, see
+:data:`fusionpot.namd.providers.EXACT_BEYOND_CUTOFF`) gives the same energies and
+forces on either graph; the fixed one costs more model work (for 26-atom stilbene at
+r_max = 5 Å about 1.6× the edges) but needs no read-back.
+
+Host reads: pruned graphs, one per block of receivers for the number of edges
+(``nonzero``), and for periodic cells two more (the range of images, the check for a
+degenerate cell); fixed-shape graphs, none. Nothing else leaves the device.
 
 >>> positions = torch.tensor([[[0.0, 0, 0], [0.96, 0, 0], [-0.24, 0.93, 0]]])
 >>> graph = batched_graph(positions, torch.tensor([1, 0, 0]), r_max=2.0)
@@ -48,6 +58,7 @@ def batched_graph(
     r_max: float,
     cell: torch.Tensor | None = None,
     dtype: torch.dtype | None = None,
+    fixed_edges: bool = False,
 ) -> dict[str, torch.Tensor]:
     """The graph dict (``keys``) of ``B`` structures of ``n_atoms`` atoms each, built on
     ``positions.device``.
@@ -58,12 +69,14 @@ def batched_graph(
     cell: [B, 3, 3] Å lattice vectors as rows, periodic along all three (atoms see their
     own images, positions need not be wrapped), or None for isolated molecules;
     dtype: of positions and cell in the graph (default: that of ``positions``; edges are
-    found in the dtype of ``positions``).
+    found in the dtype of ``positions``); fixed_edges: every ordered pair i ≠ j of each
+    molecule is an edge, whatever its length (no cell; see the module docstring).
 
     Returns positions [B·n_atoms, 3], species, edge_index [2, n_edges] (sender j,
     receiver i), edge_cell_shift [n_edges, 3], cell [B, 3, 3] (zeros for molecules),
     pbc [B, 3], batch [B·n_atoms] and ptr [B + 1], on the device of ``positions``.
-    Edges come ordered by (block of receivers, structure, receiver, sender, image).
+    Edges come ordered by (block of receivers, structure, receiver, sender, image); with
+    ``fixed_edges``, by (structure, receiver, sender).
     """
     if positions.dim() != 3 or positions.shape[-1] != 3:
         raise ValueError(f"positions must be [B, n_atoms, 3], got {tuple(positions.shape)}")
@@ -77,8 +90,53 @@ def batched_graph(
         )
     if cell is not None and cell.shape != (n_graphs, 3, 3):
         raise ValueError(f"cell must be [B, 3, 3] = [{n_graphs}, 3, 3], got {tuple(cell.shape)}")
+    if fixed_edges and cell is not None:
+        raise ValueError("fixed_edges=True is for isolated molecules: cell must be None")
     device = positions.device
     dtype = positions.dtype if dtype is None else dtype
+    if fixed_edges:
+        edge_index = _all_pairs(n_graphs, n_atoms, device)
+        edge_cell_shift = torch.zeros(edge_index.shape[1], 3, dtype=torch.long, device=device)
+    else:
+        edge_index, edge_cell_shift = _pruned_edges(positions, cell, r_max)
+    species = species.to(device=device, dtype=torch.long).expand(n_graphs, n_atoms)
+    periodic = cell is not None
+    structure = torch.arange(n_graphs, device=device)
+    return {
+        keys.POSITIONS: positions.reshape(-1, 3).to(dtype),
+        keys.SPECIES: species.reshape(-1),
+        keys.EDGE_INDEX: edge_index,
+        keys.EDGE_CELL_SHIFT: edge_cell_shift,
+        keys.CELL: (cell if cell is not None else positions.new_zeros(n_graphs, 3, 3)).to(
+            device, dtype
+        ),
+        keys.PBC: torch.full((n_graphs, 3), periodic, dtype=torch.bool, device=device),
+        keys.BATCH: structure[:, None].expand(n_graphs, n_atoms).reshape(-1),
+        keys.PTR: torch.arange(n_graphs + 1, device=device) * n_atoms,
+    }
+
+
+def _all_pairs(n_graphs: int, n_atoms: int, device: torch.device) -> torch.Tensor:
+    """edge_index [2, B·n·(n−1)] of every ordered pair i ≠ j in each of ``n_graphs``
+    molecules of ``n_atoms`` atoms, ordered by (structure, receiver i, sender j); built
+    from aranges only (no data-dependent shape, so no host read)."""
+    others = max(n_atoms - 1, 1)
+    k = torch.arange(n_atoms * (n_atoms - 1), device=device)
+    i = torch.div(k, others, rounding_mode="floor")
+    r = k - i * others
+    j = r + (r >= i).to(r.dtype)  # skip j = i
+    offsets = torch.arange(n_graphs, device=device)[:, None] * n_atoms  # [B, 1]
+    return torch.stack([(offsets + j).reshape(-1), (offsets + i).reshape(-1)])
+
+
+def _pruned_edges(
+    positions: torch.Tensor, cell: torch.Tensor | None, r_max: float
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """edge_index [2, n_edges] and edge_cell_shift [n_edges, 3] of the pairs closer than
+    ``r_max`` Å (see :func:`batched_graph`); host reads: one per block (``nonzero``),
+    and for a cell the image range and the degenerate-cell check."""
+    n_graphs, n_atoms, _ = positions.shape
+    device = positions.device
     with torch.no_grad():
         points = positions.detach()
         if cell is None:
@@ -111,17 +169,4 @@ def batched_graph(
         b, i, j, s = (torch.cat(parts) for parts in zip(*found, strict=True))
         edge_index = torch.stack([b * n_atoms + j, b * n_atoms + i])
         edge_cell_shift = shifts[s] - whole[b, j] + whole[b, i]
-    species = species.to(device=device, dtype=torch.long).expand(n_graphs, n_atoms)
-    periodic = cell is not None
-    return {
-        keys.POSITIONS: positions.reshape(-1, 3).to(dtype),
-        keys.SPECIES: species.reshape(-1),
-        keys.EDGE_INDEX: edge_index,
-        keys.EDGE_CELL_SHIFT: edge_cell_shift,
-        keys.CELL: (cell if cell is not None else positions.new_zeros(n_graphs, 3, 3)).to(
-            device, dtype
-        ),
-        keys.PBC: torch.full((n_graphs, 3), periodic, dtype=torch.bool, device=device),
-        keys.BATCH: torch.arange(n_graphs, device=device).repeat_interleave(n_atoms),
-        keys.PTR: torch.arange(n_graphs + 1, device=device) * n_atoms,
-    }
+    return edge_index, edge_cell_shift

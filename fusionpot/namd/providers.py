@@ -25,6 +25,7 @@ from fusionpot.models.config import DTYPES
 from fusionpot.namd.state import check_traj_fields
 
 __all__ = [
+    "EXACT_BEYOND_CUTOFF",
     "AutogradProvider",
     "CommitteeProvider",
     "ExportedModelProvider",
@@ -32,6 +33,17 @@ __all__ = [
     "Provider",
     "ProviderResult",
 ]
+
+
+#: architectures (export metadata ``arch``) whose energies and forces are exactly those of
+#: the pruned graph on a graph with every pair of atoms as an edge: the radial features
+#: are Bessel functions × mace-torch's polynomial envelope times ``(r < r_max)`` (0, with
+#: zero derivative, at and beyond r_max), the radial MLPs are e3nn's bias-free
+#: ``FullyConnectedNet`` (0 → 0), every edge message is linear in them (Cormorant's edge
+#: network ``radial(R) + cutoff · mix(...)``; Fusion-Cormorant's diagrams must use the
+#: edge leaf Y), and the neighbour sums are divided by the config's fixed
+#: ``avg_num_neighbors``, not by a count of edges
+EXACT_BEYOND_CUTOFF = frozenset({"fusion-mace", "mace", "cormorant", "fusion-cormorant"})
 
 
 @dataclass(frozen=True)
@@ -158,18 +170,43 @@ class ExportedModelProvider(AutogradProvider):
     :func:`fusionpot.data.device_graph.batched_graph`) giving the energies and the forces
     of every state: tensors in, tensors out, no host copy of positions or results. Inputs
     and outputs keep the caller's dtype and device; the model runs in its own dtype.
-    Isolated molecules only.
+    Isolated molecules only (the periodic graph is not used here).
+
+    ``fixed_edges``: build the graph with every ordered pair of atoms as an edge
+    (``batched_graph(..., fixed_edges=True)``), a shape known without reading the
+    positions, so a step makes no device synchronisation; exact for the architectures of
+    :data:`EXACT_BEYOND_CUTOFF` (True for another one is refused). None (default): on for
+    CUDA, where a read-back stalls the queue, off elsewhere, where the extra edges only
+    cost time (``bench/namd_throughput.py`` measures both).
+
+    Host reads per :meth:`compute`: none with fixed edges; otherwise one per block of
+    receivers for the edge count (``nonzero``), plus, the first time a ``numbers`` tensor
+    is seen, its check against the model's elements.
     """
 
     def __init__(
-        self, model: str | os.PathLike[str] | torch.nn.Module, device: torch.device | str = "cpu"
+        self,
+        model: str | os.PathLike[str] | torch.nn.Module,
+        device: torch.device | str = "cpu",
+        fixed_edges: bool | None = None,
     ) -> None:
+        if fixed_edges is not None and not isinstance(fixed_edges, bool):
+            raise TypeError(f"fixed_edges must be true, false or null, got {fixed_edges!r}")
         self.device = torch.device(device)
         self.model, self.metadata = load_potential(model, self.device)
         self.n_states = int(self.metadata["n_states"])
         self.elements: list[str] = list(self.metadata["elements"])
         self.r_max = float(self.metadata["r_max"])
         self.dtype = DTYPES[self.metadata["dtype"]]
+        arch = self.metadata["arch"]
+        if fixed_edges and arch not in EXACT_BEYOND_CUTOFF:
+            raise ValueError(
+                f"fixed_edges=True needs a model whose far edges contribute exactly zero "
+                f"({sorted(EXACT_BEYOND_CUTOFF)}), got arch {arch!r}"
+            )
+        if fixed_edges is None:
+            fixed_edges = self.device.type == "cuda" and arch in EXACT_BEYOND_CUTOFF
+        self.fixed_edges: bool = fixed_edges
         self._species_of: tuple[torch.Tensor, torch.Tensor] | None = None
 
     def _species(self, numbers: torch.Tensor) -> torch.Tensor:
@@ -192,7 +229,13 @@ class ExportedModelProvider(AutogradProvider):
                 f"numbers must be [n_atoms] = [{positions.shape[1]}], got {tuple(numbers.shape)}"
             )
         species = self._species(numbers)
-        return batched_graph(positions.to(self.device), species, self.r_max, dtype=self.dtype)
+        return batched_graph(
+            positions.to(self.device),
+            species,
+            self.r_max,
+            dtype=self.dtype,
+            fixed_edges=self.fixed_edges,
+        )
 
     def energies(self, positions: torch.Tensor, numbers: torch.Tensor) -> torch.Tensor:
         out = self.model(self._graph(positions, numbers), -1, False, False)
@@ -209,8 +252,9 @@ class ExportedModelProvider(AutogradProvider):
         """Energies and forces of every state on ``graph`` (from :meth:`_graph` of
         ``positions`` [n_traj, n_atoms, 3] Å), in the dtype and on the device of ``positions``.
 
-        A geometry with non-finite positions has no edges, so the model would see free
-        atoms; its energies and forces are made NaN instead (no read-back to raise)."""
+        A geometry with non-finite positions has no edges in a pruned graph, so the model
+        would see free atoms; its energies and forces are made NaN instead (no read-back to
+        raise)."""
         n_traj, n_atoms = positions.shape[:2]
         out = self.model(graph, -1, True, False)
         forces = out[keys.FORCES].detach().reshape(n_traj, n_atoms, self.n_states, 3)
@@ -229,7 +273,8 @@ class CommitteeProvider:
     models: two or more of anything :class:`ExportedModelProvider` takes (exported files,
     checkpoints, modules) with the same elements and states; device: where they run. Each
     :meth:`compute` calls every member once for all trajectories, on one graph built on
-    the device for all members that share a cutoff and dtype.
+    the device for all members that share a cutoff, dtype and ``fixed_edges``
+    (see :class:`ExportedModelProvider`, applied to every member).
     """
 
     has_nac = False
@@ -239,10 +284,11 @@ class CommitteeProvider:
         self,
         models: list[str | os.PathLike[str] | torch.nn.Module],
         device: torch.device | str = "cpu",
+        fixed_edges: bool | None = None,
     ) -> None:
         if len(models) < 2:
             raise ValueError(f"a committee needs at least 2 models, got {len(models)}")
-        self.members = [ExportedModelProvider(model, device) for model in models]
+        self.members = [ExportedModelProvider(model, device, fixed_edges) for model in models]
         first = self.members[0]
         for k, member in enumerate(self.members[1:], start=1):
             if (member.n_states, member.elements) != (first.n_states, first.elements):
@@ -261,10 +307,10 @@ class CommitteeProvider:
     ) -> ProviderResult:
         if nac:
             raise ValueError("nac=True but a committee of exported models has no couplings")
-        graphs: dict[tuple[float, torch.dtype], dict[str, torch.Tensor]] = {}
+        graphs: dict[tuple[float, torch.dtype, bool], dict[str, torch.Tensor]] = {}
         results = []
         for member in self.members:
-            kind = (member.r_max, member.dtype)
+            kind = (member.r_max, member.dtype, member.fixed_edges)
             if kind not in graphs:
                 graphs[kind] = member._graph(positions.detach(), numbers)
             results.append(member._evaluate(graphs[kind], positions))
