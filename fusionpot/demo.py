@@ -40,10 +40,10 @@ __all__ = ["SHIPPED", "DemoResult", "run_demo"]
 
 #: the shipped potential's folder, package data (pyproject.toml: tool.setuptools.package-data)
 SHIPPED = Path(__file__).resolve().parent / "shipped" / "stilbene"
-POTENTIAL = "stilbene_s012_demo.pt"
-SPLIT = "stilbene_s012_demo_split.json"
-MINIMUM = "stilbene_s012_demo_trans_minimum.xyz"
-CONFIG = "train_demo.yaml"
+POTENTIAL = "stilbene_s012.pt"
+SPLIT = "stilbene_s012_split.json"
+MINIMUM = "stilbene_s012_trans_minimum.xyz"
+CONFIG = "stilbene_s012_train.yaml"
 LABELS = "data/labels_mrsf.extxyz"
 #: the stilbene product regions (cis, trans, DHP), shipped beside the potential
 PRODUCTS = SHIPPED / "stilbene_products.yaml"
@@ -301,7 +301,7 @@ def run_demo(
         folder, n_traj, max_time, output, device, seed, echo
     )
     echo(
-        f"\nA DEMONSTRATION potential from ~50 frames (see {folder / 'MODEL.md'}): "
-        "not fit for production photodynamics."
+        f"\nThe active-learning potential of round 2, from 135 frames (see "
+        f"{folder / 'MODEL.md'}): not yet fit for production photodynamics."
     )
     return DemoResult(n_parameters, table, times, populations, rate, plot, summary)

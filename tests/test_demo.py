@@ -47,4 +47,4 @@ def test_demo_names_a_missing_potential(tmp_path: Path, capsys) -> None:
     argv = ["demo", "--potential-dir", str(tmp_path), "--output", str(tmp_path / "out")]
     assert main(argv) == 2
     (line,) = capsys.readouterr().err.splitlines()
-    assert line.startswith("fusionpot demo: error: ") and "stilbene_s012_demo.pt is missing" in line
+    assert line.startswith("fusionpot demo: error: ") and "stilbene_s012.pt is missing" in line

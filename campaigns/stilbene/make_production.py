@@ -3,7 +3,9 @@ measure it against the demo potential and stock MACE on the same held-out frames
 
     python campaigns/stilbene/make_production.py 2 [--mace-run committee/round_2/mace]
 
-1. exports ``committee/round_N/member_0/model.pth`` (float32) to ``stilbene_s012.pt``;
+1. exports ``committee/round_N/member_0/model.pth`` (float32) to ``stilbene_s012.pt``, with
+   its split (``stilbene_s012_split.json``) and training config (``stilbene_s012_train.yaml``,
+   data paths relative to the repository) beside it: what ``fusionpot demo`` reads;
 2. relaxes its cis and trans S0 minima (``stilbene_s012_{cis,trans}_minimum.xyz``; BFGS
    from the MRSF-labelled xTB minima of the seed set);
 3. evaluates on the round's fixed test split (``committee/round_N/data/test.extxyz``):
@@ -26,7 +28,8 @@ from pathlib import Path
 import ase
 import ase.io
 import torch
-from paths import POTENTIALS
+import yaml
+from paths import POTENTIALS, REPO
 from stilbene_common import TORSION, held_out_errors, xtb_minima
 
 from fusionpot import FusionCalculator
@@ -66,6 +69,24 @@ def call_time_ms(model: Path | str, molecule: ase.Atoms, n: int, repeats: int = 
     return 1000 * (time.perf_counter() - start) / repeats
 
 
+def write_provenance(round_dir: Path) -> None:
+    """The round's split and training config beside the production model (atomically)."""
+    split = (round_dir / "data" / "split.json").read_text()
+    config = yaml.safe_load((round_dir / "train.yaml").read_text())
+    for part in ("train", "test"):
+        paths = config["data"][part]
+        paths = paths if isinstance(paths, list) else [paths]
+        config["data"][part] = [os.path.relpath(path, REPO) for path in paths]
+    header = f"# the training config of stilbene_s012.pt ({round_dir.name}, member 0, seed 0)\n"
+    for name, text in (
+        ("stilbene_s012_split.json", split),
+        ("stilbene_s012_train.yaml", header + yaml.safe_dump(config, sort_keys=False)),
+    ):
+        tmp = POTENTIALS / f".{name}.tmp"
+        tmp.write_text(text)
+        os.replace(tmp, POTENTIALS / name)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("round", type=int)
@@ -76,6 +97,7 @@ def main() -> None:
     members = sorted(round_dir.glob("member_*/model.pth"))
     export_model(load_eager(members[0]), PRODUCTION, dtype="float32")
     print(f"exported {members[0]} -> {PRODUCTION}")
+    write_provenance(round_dir)
     relax_minima(PRODUCTION)
     test = ase.io.read(round_dir / "data" / "test.extxyz", index=":")
     assert isinstance(test, list)
