@@ -191,7 +191,7 @@ class ExportedModelProvider(AutogradProvider):
         fixed_edges: bool | None = None,
     ) -> None:
         if fixed_edges is not None and not isinstance(fixed_edges, bool):
-            raise TypeError(f"fixed_edges must be true, false or null, got {fixed_edges!r}")
+            raise ValueError(f"fixed_edges must be true, false or null, got {fixed_edges!r}")
         self.device = torch.device(device)
         self.model, self.metadata = load_potential(model, self.device)
         self.n_states = int(self.metadata["n_states"])
