@@ -1,4 +1,5 @@
-"""Graphs built on the device (``batched_graph``) equal the host builder (vesin)."""
+"""Graphs built on the device (``batched_graph``) equal the host builder (vesin); the
+fixed-shape mode holds every pair, and edges beyond r_max carry nothing."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from ase.build import bulk, molecule
 
 from fusionpot.data import atoms_to_graph, keys, neighbor_list
 from fusionpot.data.device_graph import batched_graph
+from fusionpot.models.embedding import EdgeEmbedding, edge_vectors
 
 R_MAX = 4.5
 
@@ -131,3 +133,62 @@ def test_bad_input_is_named() -> None:
     flat = torch.diag(torch.tensor([1.0, 1.0, 0.0])).expand(2, 3, 3)
     with pytest.raises(ValueError, match="linearly dependent"):
         batched_graph(positions, species, 3.0, flat)
+
+
+def test_fixed_edges_are_every_ordered_pair_without_nonzero(
+    device: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``fixed_edges``: B·n·(n−1) edges, every ordered pair i ≠ j of each molecule in
+    (structure, receiver, sender) order, built without ``nonzero``; the pruned graph's
+    edges are among them, in the same relative order."""
+    frames = [rattled(STRUCTURES["molecule"], seed) for seed in range(3)]
+    positions = torch.tensor(np.stack([a.positions for a in frames]), device=device)
+    species = torch.zeros(9, dtype=torch.long, device=device)
+    pruned = batched_graph(positions, species, 2.0)
+    monkeypatch.setattr(torch, "nonzero", None)  # any call would fail
+    fixed = batched_graph(positions, species, 2.0, fixed_edges=True)
+    edge_index = fixed[keys.EDGE_INDEX].cpu()
+    assert edge_index.shape == (2, 3 * 9 * 8)
+    expected = [
+        (g * 9 + j, g * 9 + i) for g in range(3) for i in range(9) for j in range(9) if i != j
+    ]
+    assert [tuple(edge) for edge in edge_index.T.tolist()] == expected
+    assert not fixed[keys.EDGE_CELL_SHIFT].any()
+    kept = [tuple(edge) for edge in pruned[keys.EDGE_INDEX].cpu().T.tolist()]
+    assert 0 < len(kept) < len(expected)
+    assert [edge for edge in expected if edge in set(kept)] == kept
+    for key in (keys.POSITIONS, keys.SPECIES, keys.CELL, keys.PBC, keys.BATCH, keys.PTR):
+        assert torch.equal(fixed[key], pruned[key]), key
+
+
+def test_edges_beyond_r_max_give_zero_radial_features_and_finite_zero_gradients() -> None:
+    """The models' edge embedding (Bessel × polynomial envelope) on a fixed-shape graph:
+    exactly 0, with exactly zero (finite) gradients, for every edge at or beyond r_max."""
+    torch.manual_seed(0)
+    embedding = EdgeEmbedding(r_max=3.0, n_radial=8, cutoff_p=5, l_max=2).double()
+    frames = [rattled(STRUCTURES["molecule"], seed) for seed in range(2)]
+    positions = 1.5 * torch.tensor(np.stack([a.positions for a in frames]))
+    positions[0, 3] = positions[0, 2] + torch.tensor([3.0, 0.0, 0.0], dtype=torch.float64)
+    positions.requires_grad_(True)
+    graph = batched_graph(positions, torch.zeros(9, dtype=torch.long), 3.0, fixed_edges=True)
+    vectors = edge_vectors(
+        graph[keys.POSITIONS],
+        graph[keys.CELL],
+        graph[keys.EDGE_INDEX],
+        graph[keys.EDGE_CELL_SHIFT],
+        graph[keys.BATCH],
+    )
+    radial, _ = embedding(vectors)
+    far = vectors.detach().norm(dim=1) >= 3.0
+    assert far.sum() > 10 and (~far).sum() > 10
+    assert (vectors.detach().norm(dim=1)[far] == 3.0).any()  # one pair exactly at r_max
+    assert torch.equal(radial[far], torch.zeros_like(radial[far]))
+    (gradient,) = torch.autograd.grad(radial[far].sum(), vectors)
+    assert gradient.isfinite().all() and not gradient.any()
+
+
+def test_fixed_edges_refuse_a_cell() -> None:
+    positions = torch.zeros(1, 2, 3)
+    species = torch.zeros(2, dtype=torch.long)
+    with pytest.raises(ValueError, match="fixed_edges=True is for isolated molecules"):
+        batched_graph(positions, species, 3.0, torch.eye(3)[None] * 5, fixed_edges=True)
