@@ -10,11 +10,15 @@ the step spent outside the model call (graph building, velocity Verlet, κTDC,
 electronic substeps, hopping, decoherence, recording; target ≤ 10 % at B = 64 and
 256), and the speed-up in trajectory-steps/s over the first B and over one trajectory
 at a time through ``FusionCalculator`` (the ASE route a user would otherwise take).
+These columns are for the provider's default graph (``fixed_edges`` None: pruned on
+CPU, fixed-shape on CUDA); the last two give ms per step with the pruned graph (pairs
+closer than r_max, one ``nonzero`` read-back per step) and with fixed-shape edges (every
+pair, no read-back), both timed on every row.
 
 Times are this process's CPU time on CPU (the machine is shared: wall time would count
 other jobs; run with one thread) and wall time on CUDA, where the script waits for the
-device around each timing and also counts device synchronisations inside one step
-(torch's sync debug mode: every synchronising call warns).
+device around each timing and also counts device synchronisations inside one step,
+for either graph (torch's sync debug mode: every synchronising call warns).
 
 ``--json PATH`` also writes the figures as JSON (``bench/gpu_check.sh`` reads it).
 
@@ -38,6 +42,8 @@ import ase.io
 import torch
 
 from fusionpot.calculators import FusionCalculator
+from fusionpot.data import keys
+from fusionpot.data.device_graph import batched_graph
 from fusionpot.namd import DynamicsOptions, ExportedModelProvider, ProviderResult, init, step
 from fusionpot.namd.io import SegmentWriter
 
@@ -169,8 +175,12 @@ def main() -> None:
     device = torch.device(args.device)
     atoms = ase.io.read(args.geometry)
     provider = ExportedModelProvider(args.model, device)
-    timed = TimedModel(provider.model, device)
-    provider.model = timed  # type: ignore[assignment]
+    other = ExportedModelProvider(args.model, device, fixed_edges=not provider.fixed_edges)
+    by_mode = {p.fixed_edges: p for p in (provider, other)}  # fixed_edges -> provider
+    timers = {}
+    for fixed, p in by_mode.items():
+        timers[fixed] = TimedModel(p.model, device)
+        p.model = timers[fixed]  # type: ignore[assignment]
     options = DynamicsOptions(dt=0.5, coupling="ktdc", n_substeps=20)
     calculator = FusionCalculator(args.model, device=args.device)
     baseline = CalculatorProvider(calculator, atoms, provider.n_states)
@@ -179,26 +189,43 @@ def main() -> None:
         f"{args.model.name}, {len(atoms)} atoms, {provider.n_states} states, device "
         f"{args.device}, model dtype {provider.dtype}, {torch.get_num_threads()} threads, "
         f"mean of {args.steps} steps per row (after 1 warm-up), "
-        f"{'CPU' if device.type == 'cpu' else 'wall'} time"
+        f"{'CPU' if device.type == 'cpu' else 'wall'} time, "
+        f"{'fixed-shape' if provider.fixed_edges else 'pruned'} graph unless said"
     )
     print(f"one trajectory at a time through FusionCalculator: {1e3 * one_at_a_time:.1f} ms/step")
+    start = torch.tensor(atoms.get_positions(), device=device)[None]
+    species = provider._species(torch.tensor(atoms.get_atomic_numbers()))
+    within = int(batched_graph(start, species, provider.r_max)[keys.EDGE_INDEX].shape[1])
+    every = len(atoms) * (len(atoms) - 1)
+    print(
+        f"edges per molecule at the start geometry: {within} within r_max = "
+        f"{provider.r_max} Å, {every} fixed-shape ({every / within:.2f}x)"
+    )
     first = f"vs B={args.batch_sizes[0]}"
     header = ("B", "ms/step", "ms/step/traj", "outside model", first, "vs calculator")
-    print("{:>5} {:>9} {:>13} {:>14} {:>8} {:>14}".format(*header))
+    header += ("pruned ms", "fixed ms")
+    print("{:>5} {:>9} {:>13} {:>14} {:>8} {:>14} {:>10} {:>9}".format(*header))
     per_traj_first = None
     figures: dict[str, Any] = {
         "model": args.model.name,
         "device": str(device),
         "one_at_a_time_ms_per_step": 1e3 * one_at_a_time,
+        "edges_per_molecule": {"pruned": within, "fixed": every},
         "rows": [],
     }
     for n_traj in args.batch_sizes:
-        seconds, outside = time_steps(provider, atoms, n_traj, args.steps, options, device, timed)
+        times = {
+            fixed: time_steps(p, atoms, n_traj, args.steps, options, device, timers[fixed])
+            for fixed, p in by_mode.items()
+        }
+        seconds, outside = times[provider.fixed_edges]
         per_traj = seconds / n_traj
         per_traj_first = per_traj if per_traj_first is None else per_traj_first
+        pruned_ms, fixed_ms = 1e3 * times[False][0], 1e3 * times[True][0]
         print(
             f"{n_traj:5d} {1e3 * seconds:9.1f} {1e3 * per_traj:13.2f} {100 * outside:13.1f}% "
-            f"{per_traj_first / per_traj:7.1f}x {one_at_a_time / per_traj:13.1f}x"
+            f"{per_traj_first / per_traj:7.1f}x {one_at_a_time / per_traj:13.1f}x "
+            f"{pruned_ms:10.1f} {fixed_ms:9.1f}"
         )
         figures["rows"].append(
             {
@@ -207,13 +234,25 @@ def main() -> None:
                 "ms_per_traj_step": 1e3 * per_traj,
                 "outside_model": outside,
                 "vs_calculator": one_at_a_time / per_traj,
+                "ms_per_step_pruned": pruned_ms,
+                "ms_per_step_fixed": fixed_ms,
             }
         )
+    figures["fixed_edges"] = provider.fixed_edges
     if device.type == "cuda":
-        provider.model = timed.model
-        n_syncs = count_syncs(provider, atoms, max(args.batch_sizes), options)
-        print(f"device synchronisations in one step at B={max(args.batch_sizes)}: {n_syncs}")
-        figures["syncs_per_step"] = n_syncs
+        for fixed, p in by_mode.items():
+            p.model = timers[fixed].model
+        n_syncs = {
+            fixed: count_syncs(p, atoms, max(args.batch_sizes), options)
+            for fixed, p in by_mode.items()
+        }
+        print(
+            f"device synchronisations in one step at B={max(args.batch_sizes)}: "
+            f"{n_syncs[provider.fixed_edges]} ({n_syncs[True]} with fixed-shape edges, "
+            f"{n_syncs[False]} with the pruned graph)"
+        )
+        figures["syncs_per_step"] = n_syncs[provider.fixed_edges]
+        figures["syncs_per_step_pruned"] = n_syncs[False]
     if args.json is not None:
         args.json.write_text(json.dumps(figures, indent=1) + "\n")
 

@@ -219,9 +219,7 @@ def test_fixed_edges_equal_the_pruned_graph_on_the_tiny_model(device: str) -> No
 
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
-def test_fixed_edges_equal_the_pruned_graph_on_the_demo_potential(
-    dtype: str, device: str
-) -> None:
+def test_fixed_edges_equal_the_pruned_graph_on_the_demo_potential(dtype: str, device: str) -> None:
     """The shipped float32 stilbene potential, rebuilt in float64 (1e-12) and as shipped
     (float32 rounding): its cis minimum spans ~10 Å, r_max is 5 Å."""
     atoms = ase.io.read(DEMO_MINIMUM)
@@ -261,8 +259,7 @@ def test_fixed_edges_give_the_same_surface_hopping_run() -> None:
     active = torch.full((8,), 2)
     options = DynamicsOptions(dt=0.5, n_substeps=10, coupling="ktdc")
     states = [
-        init(p, positions, velocities, masses, numbers, active, options, seed=7)
-        for p in providers
+        init(p, positions, velocities, masses, numbers, active, options, seed=7) for p in providers
     ]
     n_hops = 0
     for _ in range(20):
