@@ -5,6 +5,11 @@ what is asked. Any model that maps positions to the energies of ``n_states`` sta
 becomes a provider by subclassing :class:`AutogradProvider` and writing
 :meth:`AutogradProvider.energies`; forces (and Hessians for Wigner sampling) then come
 from autograd.
+
+Host reads in a step of :class:`ExportedModelProvider` and :class:`CommitteeProvider`:
+none with ``fixed_edges`` (the default on CUDA); with the pruned graph (the default
+elsewhere), one per block of receivers for the edge count (``nonzero``; one block while
+B · n_atoms² ≤ 2²², e.g. up to B = 6200 stilbenes).
 """
 
 from __future__ import annotations
