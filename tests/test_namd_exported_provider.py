@@ -289,10 +289,16 @@ def test_committee_with_fixed_edges_equals_the_pruned_committee() -> None:
     torch.testing.assert_close(pruned.spread, fixed.spread, rtol=0, atol=1e-12)
 
 
-def test_fixed_edges_default_follows_the_device_and_bad_values_are_named() -> None:
+def test_fixed_edges_default_follows_the_device_and_bad_values_are_named(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     assert not ExportedModelProvider(TINY).fixed_edges  # CPU: the pruned graph is faster
     with pytest.raises(ValueError, match="fixed_edges must be true, false or null, got 'yes'"):
         ExportedModelProvider(TINY, fixed_edges="yes")  # type: ignore[arg-type]
+    # an architecture not known to ignore far edges is refused the fixed-shape graph
+    monkeypatch.setattr("fusionpot.namd.providers.EXACT_BEYOND_CUTOFF", frozenset({"mace"}))
+    with pytest.raises(ValueError, match=r"far edges contribute exactly zero.*arch 'fusion-mace'"):
+        ExportedModelProvider(TINY, fixed_edges=True)
 
 
 def test_fixed_edges_through_the_namd_yaml(tmp_path: Path, capsys) -> None:
