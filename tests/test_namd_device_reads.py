@@ -24,6 +24,7 @@ import torch
 from ase.build import molecule
 
 from fusionpot.namd import (
+    CommitteeProvider,
     DynamicsOptions,
     ExportedModelProvider,
     StopCriteria,
@@ -100,7 +101,7 @@ ETHANOL = molecule("CH3CH2OH")
 OPTIONS = DynamicsOptions(dt=0.5, n_substeps=10, coupling="ktdc")
 
 
-def ethanol_state(provider: ExportedModelProvider, device: str):
+def ethanol_state(provider: ExportedModelProvider | CommitteeProvider, device: str):
     """A started state of 4 distorted ethanols on ``device``."""
     gen = torch.Generator().manual_seed(0)
     positions = torch.tensor(ETHANOL.positions) + 0.05 * torch.randn(
@@ -158,6 +159,18 @@ def test_a_fixed_edge_step_has_no_data_dependent_shape_or_read_inside_torch(
             assert reads_outside_one_hot == []
     assert counts[True] == Counter()
     assert counts[False]["aten::nonzero"] >= 1
+
+
+def test_a_fixed_edge_committee_step_reads_nothing_back(
+    reads: list[str], shape_ops: list[str]
+) -> None:
+    provider = CommitteeProvider([TINY, TINY], fixed_edges=True)
+    state = ethanol_state(provider, "cpu")
+    reads.clear()
+    shape_ops.clear()
+    for _ in range(2):
+        state, _ = step(state, provider, OPTIONS)
+    assert reads == [] and shape_ops == []
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
