@@ -9,9 +9,24 @@ import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import torch
 
 STILBENE = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "stilbene_mrsf_seed"
+#: the shipped stilbene potentials: the benchmarks time the demo model at a cis geometry
+POTENTIALS = Path(__file__).resolve().parents[1] / "potentials" / "stilbene"
+DEMO_MODEL = POTENTIALS / "stilbene_s012_demo.pt"
+CIS_GEOMETRY = POTENTIALS / "stilbene_s012_cis_minimum.xyz"
+
+
+def wait(device: torch.device) -> None:
+    """Block until the device has finished its queued work (timing only)."""
+    if device.type == "cuda":
+        import torch
+
+        torch.cuda.synchronize(device)
 
 
 def speed_model_config(elements: tuple[str, ...], dtype: str):

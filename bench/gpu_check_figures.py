@@ -38,17 +38,7 @@ from ase.build import bulk
 from ase.md.velocitydistribution import MaxwellBoltzmannDistribution
 from ase.md.verlet import VelocityVerlet
 
-from _common import speed_model_config
-
-POTENTIALS = Path(__file__).resolve().parents[1] / "potentials" / "stilbene"
-DEMO = POTENTIALS / "stilbene_s012_demo.pt"
-CIS = POTENTIALS / "stilbene_s012_cis_minimum.xyz"
-
-
-def wait(device: torch.device) -> None:
-    """Block until the device has finished its queued work (timing only)."""
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
+from _common import CIS_GEOMETRY, DEMO_MODEL, speed_model_config, wait
 
 
 def card(device: torch.device) -> str:
@@ -87,7 +77,7 @@ def ase_md(device: torch.device, quick: bool) -> dict[str, Any]:
         export_model(build_model(speed_model_config(("H", "C"), "float32")), speed)
         rows = {
             "ASE MD, stilbene 26 atoms, demo potential": md_ms_per_step(
-                DEMO, ase.io.read(CIS), device, steps
+                DEMO_MODEL, ase.io.read(CIS_GEOMETRY), device, steps
             ),
             f"ASE MD, diamond {len(box)} atoms, speed model float32": md_ms_per_step(
                 speed, box, device, steps
@@ -101,10 +91,10 @@ def stilbene_frames(n_frames: int, device: torch.device) -> list[ase.Atoms]:
     from fusionpot.data.labelled import labelled_atoms
     from fusionpot.namd import ExportedModelProvider
 
-    start = ase.io.read(CIS)
+    start = ase.io.read(CIS_GEOMETRY)
     rng = np.random.default_rng(0)
     positions = start.positions + 0.05 * rng.normal(size=(n_frames, len(start), 3))
-    provider = ExportedModelProvider(DEMO, device)
+    provider = ExportedModelProvider(DEMO_MODEL, device)
     result = provider.compute(
         torch.tensor(positions, device=device), torch.tensor(start.numbers, device=device)
     )

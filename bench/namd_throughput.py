@@ -47,15 +47,7 @@ from fusionpot.data.device_graph import batched_graph
 from fusionpot.namd import DynamicsOptions, ExportedModelProvider, ProviderResult, init, step
 from fusionpot.namd.io import SegmentWriter
 
-POTENTIALS = Path(__file__).resolve().parents[1] / "potentials" / "stilbene"
-MODEL = POTENTIALS / "stilbene_s012_demo.pt"
-MINIMUM = POTENTIALS / "stilbene_s012_cis_minimum.xyz"
-
-
-def wait(device: torch.device) -> None:
-    """Block until the device has finished its queued work (timing only)."""
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
+from _common import CIS_GEOMETRY, DEMO_MODEL, wait
 
 
 def clock(device: torch.device) -> float:
@@ -165,8 +157,8 @@ def count_syncs(
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--model", type=Path, default=MODEL, help="exported potential")
-    parser.add_argument("--geometry", type=Path, default=MINIMUM, help="start geometry")
+    parser.add_argument("--model", type=Path, default=DEMO_MODEL, help="exported potential")
+    parser.add_argument("--geometry", type=Path, default=CIS_GEOMETRY, help="start geometry")
     parser.add_argument("--batch-sizes", type=int, nargs="+", default=[1, 16, 64, 256])
     parser.add_argument("--steps", type=int, default=10, help="timed steps per row")
     parser.add_argument("--device", default="cpu")
