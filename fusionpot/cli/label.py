@@ -7,9 +7,8 @@ import signal
 import sys
 from pathlib import Path
 
-from ase.io import read
-
 from fusionpot._extras import require_extra
+from fusionpot.data.read import read_atoms
 from fusionpot.labels.base import Labeller, ProgramNotFoundError
 from fusionpot.labels.openqp import OpenQPLabeller
 from fusionpot.labels.runner import label_frames
@@ -134,10 +133,10 @@ def _run(args: argparse.Namespace) -> int:
         return 2
     try:
         empty = args.geometries.stat().st_size == 0
-        frames = [] if empty else read(args.geometries, index=":")
+        frames = [] if empty else read_atoms(args.geometries)
         labeller = make_labeller(args)
         summary = label_frames(
-            frames if isinstance(frames, list) else [frames],
+            frames,
             labeller,
             args.output,
             failures=args.failures,

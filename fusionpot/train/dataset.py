@@ -22,6 +22,7 @@ import torch
 from ase.data import atomic_numbers, chemical_symbols
 from ase.stress import voigt_6_to_full_3x3_stress
 
+from fusionpot.data.read import read_atoms
 from fusionpot.errors import DataError
 
 __all__ = [
@@ -30,7 +31,6 @@ __all__ = [
     "LabelledFrames",
     "detect_keys",
     "labelled_frames",
-    "read_atoms",
     "read_files",
 ]
 
@@ -153,18 +153,6 @@ def _label(atoms: ase.Atoms, key: str, per_atom: bool) -> np.ndarray | None:
         return np.asarray(results[key], dtype=np.float64)
     store = atoms.arrays if per_atom else atoms.info
     return np.asarray(store[key], dtype=np.float64) if key in store else None
-
-
-def read_atoms(path: str | Path) -> list[ase.Atoms]:
-    """Every frame of ``path`` (any format ``ase.io.read`` knows); errors name the file."""
-    try:
-        frames = ase.io.read(path, index=":")
-    except FileNotFoundError:
-        raise FileNotFoundError(f"{path}: no such data file") from None
-    except Exception as error:
-        raise ValueError(f"{path}: cannot read it with ase.io.read: {error}") from error
-    assert isinstance(frames, list)
-    return frames
 
 
 def read_files(
