@@ -407,3 +407,15 @@ def test_an_exported_file_of_another_format_version_is_one_line(tmp_path: Path, 
     assert f"'{newer}' is an exported model of format_version {FORMAT_VERSION + 1}" in line
     assert f"reads format_version {FORMAT_VERSION}" in line
     assert not (tmp_path / "out.pt").exists()
+
+
+def test_label_names_an_unreadable_or_missing_geometry_file(tmp_path: Path, capsys) -> None:
+    bad = tmp_path / "bad.xyz"
+    bad.write_text("not a\nvalid xyz\n")
+    out = tmp_path / "labels.extxyz"
+    assert main(["label", str(bad), "-o", str(out), "--method", "xtb"]) == 2
+    line = one_line_error(capsys, "label")
+    assert str(bad) in line and "cannot read it" in line
+    assert main(["label", str(tmp_path / "none.xyz"), "-o", str(out), "--method", "xtb"]) == 2
+    assert "none.xyz" in one_line_error(capsys, "label")
+    assert not out.exists()

@@ -129,7 +129,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     if not args.geometries.exists():
-        print(f"fusionpot label: no such file {args.geometries}", file=sys.stderr)
+        print(f"fusionpot label: error: no such file {args.geometries}", file=sys.stderr)
         return 2
     try:
         empty = args.geometries.stat().st_size == 0
@@ -148,7 +148,7 @@ def _run(args: argparse.Namespace) -> int:
             progress=not args.no_progress,
         )
     except (ValueError, KeyError, ProgramNotFoundError) as error:
-        print(f"fusionpot label: {error}", file=sys.stderr)
+        print(f"fusionpot label: error: {error}", file=sys.stderr)
         return 2
     print(
         f"{summary.labelled} labelled, {summary.failed} failed, {summary.already_done} already "
