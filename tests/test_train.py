@@ -204,6 +204,12 @@ def test_stock_mace_trains_through_the_same_pipeline(data_dir, tmp_path, capsys)
     expected = evaluate(model, read_files([data])[0]).errors.metrics()
     assert metrics_table(expected) in printed
     assert "| S1 |" in printed and "mace" in printed
+    # ... and for the same model exported (fusionpot eval takes exported files too)
+    exported = tmp_path / "model.pt"
+    assert main(["export", str(tmp_path / "run" / "model.pth"), "-o", str(exported)]) == 0
+    capsys.readouterr()
+    assert main(["eval", str(exported), data, "--no-progress"]) == 0
+    assert metrics_table(expected) in capsys.readouterr().out
 
 
 def test_periodic_and_molecular_frames_train_together_in_float32(tmp_path):

@@ -14,7 +14,9 @@ HELP = "energy, force (per state) and stress errors of a saved model on labelled
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("model", help="model file written by fusionpot train (model.pth)")
+    parser.add_argument(
+        "model", help="a checkpoint of fusionpot train (model.pth) or an exported potential"
+    )
     parser.add_argument("data", nargs="+", help="labelled frames (extxyz or any ASE format)")
     parser.add_argument(
         "--energy-keys",
@@ -36,14 +38,14 @@ def run(args: argparse.Namespace) -> int:
     # e3nn 0.4.4's o3.Linear annotates instance attributes; TorchScript warns while building
     warnings.filterwarnings("ignore", message="The TorchScript type system")
     from fusionpot._io import atomic_write_text
-    from fusionpot.models import load_model
+    from fusionpot.export import load_eager
     from fusionpot.train import evaluate, metrics_table, read_files, resolve_device
     from fusionpot.train.report import plot_parity
 
     if (args.energy_keys is None) != (args.forces_keys is None):
         raise UserError("give --energy-keys and --forces-keys together, one per state")
     device = resolve_device(args.device)
-    model = load_model(args.model, device)
+    model = load_eager(args.model).to(device)  # an exported file or a checkpoint
     data, _, _ = read_files(args.data, args.energy_keys, args.forces_keys)
     predictions = evaluate(model, data, args.batch_size, device, progress=not args.no_progress)
     n_parameters = sum(p.numel() for p in model.parameters())
