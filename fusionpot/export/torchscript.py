@@ -43,6 +43,7 @@ from fusionpot.export.metadata import (
 )
 from fusionpot.models import ForceOutput, build_model, load_model
 from fusionpot.models._mace import compile_mode
+from fusionpot.models.base import EnergyModel
 from fusionpot.models.config import DTYPES
 
 __all__ = [
@@ -260,7 +261,7 @@ def load_exported(
 
 
 @quiet_fx_scripting()
-def load_eager(path: str | os.PathLike[str]) -> torch.nn.Module:
+def load_eager(path: str | os.PathLike[str]) -> EnergyModel:
     """The eager energy model (FusionMACE, MACEBaseline) of a checkpoint or of an exported
     file whose metadata records its ``config``: rebuilt from the config, weights loaded.
 
