@@ -141,6 +141,36 @@ def test_frames_carry_provenance_and_their_own_labels_and_resume(
 
 
 @needs_tblite
+def test_a_model_driven_run_records_its_driver_and_labels_with_tblite(
+    script: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    model = Path(__file__).parent / "data" / "tiny_model.pt"  # H, C, O; random weights
+    settings = _tiny(script).with_driver(model)
+    out = tmp_path / "driven"
+    assert script.make_data(settings, out, 2, 1.0, progress=False) == 2
+    frames = read_complete_frames(out / "labelled.extxyz")
+    for frame in frames:
+        assert frame.info["md_method"] == settings.md_method
+        assert "tiny_model.pt" in frame.info["md_method"]
+        assert settings.driver_sha256[:12] in frame.info["md_method"]
+        fresh = XTBLabeller(method="GFN1-xTB").label(frame)  # tblite's labels, not the model's
+        assert frame.info["energy_s0"] == pytest.approx(fresh.energies[0], abs=1e-8)
+    with pytest.raises(FileNotFoundError, match="no-such.pt"):
+        _tiny(script).with_driver(tmp_path / "no-such.pt")
+
+    # a geometry with a broken molecule is not kept and its condition stops
+    cell = script.ConditionMD(settings, 0, XTBLabeller(method="GFN1-xTB"))
+    assert len(cell.bonds) == 12 and script.broken_bond(cell.atoms, cell.bonds) is None
+    stretched = cell.atoms.copy()
+    i, j = cell.bonds[0]
+    stretched.positions[j] += 2.0 * (stretched.positions[j] - stretched.positions[i])
+    assert "Å (range" in script.broken_bond(stretched, cell.bonds)
+    monkeypatch.setattr(script, "broken_bond", lambda atoms, bonds: "C0–C1 at 9 Å")
+    assert script.make_data(settings, tmp_path / "broken", 2, 1.0, progress=False) == 0
+    assert not (tmp_path / "broken" / "pool.extxyz").exists()
+
+
+@needs_tblite
 def test_resuming_with_other_settings_is_refused(script: ModuleType, tmp_path: Path) -> None:
     out = tmp_path / "data"
     args = ["--out", str(out), "--conditions", "300:1", "--per-side", "1", "--density", "0.3"]

@@ -21,6 +21,16 @@ Files in ``--out`` (default ``data/`` beside this script):
 - ``md_state.json``: every condition's MD (step, positions, momenta, random generator),
   rewritten atomically after every ``--stride-fs`` of MD, with the run's settings.
 
+``--driver MODEL`` drives the MD with a fusionpot model (an exported ``.pt``, through
+FusionCalculator) instead of tblite, and still labels every kept geometry with tblite:
+MD steps then cost milliseconds instead of seconds, so frames can be far apart in time
+(decorrelated) for the price of their labels alone. The driver is recorded by name and
+SHA-256 in the settings and in every frame's ``md_method``; its energies and forces are
+never stored. A kept geometry whose molecules are no longer whole (a C–C or C–H distance
+of a molecule's bonds outside 1.1–1.8 Å or 0.85–1.4 Å: the driver went where it knows
+nothing) is not kept: its condition stops, with a warning naming the step, and its
+finished frames stay.
+
 A rerun continues every condition's MD from ``md_state.json`` (written before the frame
 it reached is appended to the pool: a kill in between re-makes that frame from the saved
 state), never writes a second frame for a (condition, step) already in the pool, and labels
@@ -33,6 +43,7 @@ from __future__ import annotations
 
 import argparse
 import fcntl
+import hashlib
 import json
 import logging
 import math
@@ -42,7 +53,7 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +66,7 @@ from liquid_cell import liquid_cell, scale_volume
 from tqdm import tqdm
 
 from fusionpot._io import atomic_write_text
+from fusionpot.calculators.ase import FusionCalculator
 from fusionpot.labels.runner import label_frames
 from fusionpot.labels.store import append_frame, read_complete_frames, repair_tail
 from fusionpot.labels.xtb import XTBLabeller
@@ -83,6 +95,8 @@ class Settings:
     equilibration_fs: float = 100.0
     seed: int = 0
     method: str = "GFN1-xTB"
+    driver: str = ""  # exported model file driving the MD ("" = tblite itself)
+    driver_sha256: str = ""
 
     def __post_init__(self) -> None:
         if not self.conditions:
@@ -94,6 +108,24 @@ class Settings:
             raise ValueError(f"need timestep > 0 fs, got {self.timestep_fs}")
         if self.equilibration_fs < 0:
             raise ValueError(f"equilibration must be >= 0 fs, got {self.equilibration_fs}")
+        if bool(self.driver) != bool(self.driver_sha256):
+            raise ValueError("a driver needs its SHA-256 (use with_driver)")
+
+    def with_driver(self, path: Path) -> Settings:
+        """These settings with the MD driven by the exported model at ``path``;
+        FileNotFoundError naming it when it does not exist."""
+        if not path.is_file():
+            raise FileNotFoundError(f"--driver {path}: no such model file")
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        return replace(self, driver=str(path.resolve()), driver_sha256=digest)
+
+    @property
+    def md_method(self) -> str:
+        """How the MD was driven, as each frame records it."""
+        if self.driver:
+            name = Path(self.driver).name
+            return f"ASE Langevin on fusionpot model {name} (sha256 {self.driver_sha256[:12]})"
+        return f"ASE Langevin on tblite {self.method}"
 
     @property
     def equilibration_steps(self) -> int:
@@ -132,6 +164,7 @@ class ConditionMD:
             settings.molecule, settings.per_side, settings.density_g_cm3, self.rng
         )
         atoms = scale_volume(reference, self.scale)
+        self.bonds = molecule_bonds(atoms)  # [n_bonds, 2] of the rigid start molecules
         if saved is None:
             thermalize_momenta(atoms, self.temperature, rng=self.rng)
             Stationary(atoms)
@@ -142,7 +175,10 @@ class ConditionMD:
             self.rng.bit_generator.state = saved["rng"]
             self.step = int(saved["step"])
         atoms.set_constraint(FixCom())
-        atoms.calc = labeller.calculator()
+        if settings.driver:
+            atoms.calc = FusionCalculator(settings.driver, device="cpu")
+        else:
+            atoms.calc = labeller.calculator()
         self.atoms = atoms
         self.dynamics = Langevin(
             atoms,
@@ -181,8 +217,41 @@ class ConditionMD:
             timestep_fs=self.settings.timestep_fs,
             friction_per_fs=self.settings.friction_per_fs,
             seed=self.settings.seed,
-            md_method=f"ASE Langevin on tblite {self.settings.method}",
+            md_method=self.settings.md_method,
         )
+
+
+BOND_RANGES = {("C", "C"): (1.1, 1.8), ("C", "H"): (0.85, 1.4), ("H", "C"): (0.85, 1.4)}
+
+
+def molecule_bonds(atoms: Atoms) -> np.ndarray:
+    """[n_bonds, 2]: pairs within one molecule (``mol_id``) whose distance lies in its
+    ``BOND_RANGES`` entry (molecules are whole in the cell, so no minimum image)."""
+    symbols = atoms.get_chemical_symbols()
+    mol = atoms.arrays["mol_id"]
+    pairs = []
+    for i in range(len(atoms)):
+        for j in range(i + 1, len(atoms)):
+            bond = BOND_RANGES.get((symbols[i], symbols[j]))
+            if (
+                bond
+                and mol[i] == mol[j]
+                and np.linalg.norm(atoms.positions[i] - atoms.positions[j]) < bond[1]
+            ):
+                pairs.append((i, j))
+    return np.asarray(pairs, dtype=int).reshape(-1, 2)
+
+
+def broken_bond(atoms: Atoms, bonds: np.ndarray) -> str | None:
+    """None when every bond of ``bonds`` [n_bonds, 2] is within its ``BOND_RANGES``
+    (minimum image), else a phrase naming the first that is not."""
+    symbols = atoms.get_chemical_symbols()
+    for i, j in bonds:
+        d = float(atoms.get_distance(int(i), int(j), mic=True))
+        low, high = BOND_RANGES[(symbols[i], symbols[j])]
+        if not low <= d <= high:
+            return f"{symbols[i]}{i}–{symbols[j]}{j} at {d:.2f} Å (range {low}–{high} Å)"
+    return None
 
 
 def load_state(path: Path, settings: Settings) -> dict[str, dict[str, Any]]:
@@ -271,10 +340,11 @@ def _sample_and_label(
 
     done = label_pool()
     bar = tqdm(total=per_condition * len(runs), initial=done, unit="frame", disable=not progress)
-    while any(len(kept(run)) < per_condition for run in runs):
+    stopped: set[str] = set()  # conditions whose driver broke a molecule
+    while any(len(kept(run)) < per_condition and run.name not in stopped for run in runs):
         for run in sorted(runs, key=lambda r: len(kept(r))):  # fewest frames first
             steps = kept(run)
-            if len(steps) >= per_condition:
+            if len(steps) >= per_condition or run.name in stopped:
                 continue
             target = max(steps, default=settings.equilibration_steps) + stride
             start = time.perf_counter()
@@ -282,6 +352,17 @@ def _sample_and_label(
             while run.step < target:
                 run.run(min(stride, target - run.step))
                 save_state(state_path, settings, runs)
+            broken = broken_bond(run.atoms, run.bonds)
+            if broken:
+                log.warning(
+                    "%s stops at step %d: a molecule broke (%s); its %d frames are kept",
+                    run.name,
+                    run.step,
+                    broken,
+                    len(steps),
+                )
+                stopped.add(run.name)
+                continue
             if (run.name, run.step) not in sampled:
                 append_frame(pool_path, run.frame())
                 sampled.add((run.name, run.step))
@@ -332,6 +413,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--stride-fs", type=float, default=10.0, help="MD time between frames")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--method", choices=("GFN1-xTB", "GFN2-xTB"), default="GFN1-xTB")
+    parser.add_argument(
+        "--driver",
+        type=Path,
+        help="exported fusionpot model driving the MD (frames still labelled by tblite)",
+    )
     parser.add_argument("--no-progress", action="store_true")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
@@ -347,11 +433,13 @@ def main(argv: list[str] | None = None) -> int:
             seed=args.seed,
             method=args.method,
         )
+        if args.driver is not None:
+            settings = settings.with_driver(args.driver)
         signal.signal(signal.SIGTERM, signal.default_int_handler)
         done = make_data(
             settings, args.out, args.frames, args.stride_fs, progress=not args.no_progress
         )
-    except ValueError as error:
+    except (ValueError, FileNotFoundError) as error:
         print(f"make_data.py: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
