@@ -151,11 +151,12 @@ def test_a_model_driven_run_records_its_driver_and_labels_with_tblite(
     frames = read_complete_frames(out / "labelled.extxyz")
     for frame in frames:
         assert frame.info["md_method"] == settings.md_method
+        assert frame.info["subset"] in ("T300_V1_driven_seed0", "T450_V0.95_driven_seed0")
         assert "tiny_model.pt" in frame.info["md_method"]
         assert settings.driver_sha256[:12] in frame.info["md_method"]
         fresh = XTBLabeller(method="GFN1-xTB").label(frame)  # tblite's labels, not the model's
         assert frame.info["energy_s0"] == pytest.approx(fresh.energies[0], abs=1e-8)
-    with pytest.raises(FileNotFoundError, match="no-such.pt"):
+    with pytest.raises(FileNotFoundError, match=r"no-such\.pt"):
         _tiny(script).with_driver(tmp_path / "no-such.pt")
 
     # a geometry with a broken molecule is not kept and its condition stops

@@ -137,8 +137,16 @@ class Settings:
 
 
 def condition_name(temperature: float, scale: float) -> str:
-    """``T300_V0.95``: the ``subset`` of a condition's frames."""
+    """``T300_V0.95``: the ``subset`` of a condition's frames (with a driver,
+    ``T300_V0.95_driven_seed1``: see ``condition_names``)."""
     return f"T{temperature:g}_V{scale:g}"
+
+
+def condition_names(settings: Settings) -> list[str]:
+    """The ``subset`` of each condition's frames, in the order of ``settings.conditions``:
+    a model-driven trajectory is named apart from tblite's (``_driven_seed{seed}``)."""
+    suffix = f"_driven_seed{settings.seed}" if settings.driver else ""
+    return [condition_name(t, v) + suffix for t, v in settings.conditions]
 
 
 class ConditionMD:
@@ -158,7 +166,7 @@ class ConditionMD:
     ) -> None:
         self.settings = settings
         self.temperature, self.scale = settings.conditions[index]
-        self.name = condition_name(self.temperature, self.scale)
+        self.name = condition_names(settings)[index]
         self.rng = np.random.default_rng([settings.seed, index])
         reference = liquid_cell(
             settings.molecule, settings.per_side, settings.density_g_cm3, self.rng
@@ -318,8 +326,8 @@ def _sample_and_label(
     saved = load_state(state_path, settings)
     labeller = XTBLabeller(method=settings.method)
     runs = [
-        ConditionMD(settings, i, labeller, saved.get(condition_name(*c)))
-        for i, c in enumerate(settings.conditions)
+        ConditionMD(settings, i, labeller, saved.get(name))
+        for i, name in enumerate(condition_names(settings))
     ]
     per_condition = math.ceil(n_frames / len(runs))
     repair_tail(pool_path)

@@ -6,7 +6,8 @@ Frames 10 fs apart in one trajectory are correlated, so a random split would put
 copies of test frames in the training set. Here each condition's frames are ordered by MD
 step and the last ``ceil(test_fraction × n)`` become the test set (a time block after every
 training frame of that trajectory). Writes ``work/train.extxyz`` and ``work/test.extxyz``
-(atomically) from ``data/labelled.extxyz``.
+(atomically) from every data set in ``data/`` (``data_files``: tblite-driven
+``data/labelled.extxyz`` and the model-driven ``data/*/labelled.extxyz``).
 """
 
 from __future__ import annotations
@@ -24,6 +25,22 @@ from fusionpot._io import atomic_write
 from fusionpot.labels.store import read_complete_frames
 
 HERE = Path(__file__).resolve().parent
+
+
+def data_files(folder: Path) -> list[Path]:
+    """The labelled sets of ``folder``: its ``labelled.extxyz`` (tblite-driven MD), then
+    ``*/labelled.extxyz`` (``make_data.py --driver ... --out folder/NAME``) by name;
+    FileNotFoundError naming ``folder`` when there is none."""
+    files = [f for f in [folder / "labelled.extxyz"] if f.exists()]
+    files += sorted(folder.glob("*/labelled.extxyz"))
+    if not files:
+        raise FileNotFoundError(f"{folder}: no labelled.extxyz in it or its subfolders")
+    return files
+
+
+def read_data(folder: Path) -> list[Atoms]:
+    """Every complete frame of ``data_files(folder)``."""
+    return [atoms for path in data_files(folder) for atoms in read_complete_frames(path)]
 
 
 def time_block_split(frames: list[Atoms], test_fraction: float) -> tuple[list[Atoms], list[Atoms]]:
@@ -45,11 +62,11 @@ def time_block_split(frames: list[Atoms], test_fraction: float) -> tuple[list[At
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--data", type=Path, default=HERE / "data" / "labelled.extxyz")
+    parser.add_argument("--data", type=Path, default=HERE / "data", help="data folder")
     parser.add_argument("--out", type=Path, default=HERE / "work")
     parser.add_argument("--test-fraction", type=float, default=0.1)
     args = parser.parse_args()
-    train, test = time_block_split(read_complete_frames(args.data), args.test_fraction)
+    train, test = time_block_split(read_data(args.data), args.test_fraction)
     for name, frames in (("train", train), ("test", test)):
         atomic_write(args.out / f"{name}.extxyz", partial(write, images=frames, format="extxyz"))
     print(f"{len(train)} train, {len(test)} test frames in {args.out}")

@@ -15,9 +15,9 @@ from pathlib import Path
 import numpy as np
 from ase import Atoms
 from ase.units import GPa
+from split_data import read_data
 
 from fusionpot._io import atomic_write_text
-from fusionpot.labels.store import read_complete_frames
 
 HERE = Path(__file__).resolve().parent
 BEGIN, END = "<!-- counts: summarise.py -->", "<!-- end counts -->"
@@ -56,7 +56,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data", type=Path, default=HERE / "data")
     args = parser.parse_args()
-    frames = read_complete_frames(args.data / "labelled.extxyz")
+    frames = read_data(args.data)
     readme = args.data / "README.md"
     text = readme.read_text()
     start, stop = text.index(BEGIN) + len(BEGIN), text.index(END)
