@@ -109,8 +109,8 @@ def rdf(
 
     frames: periodic cells; a, b: chemical symbols; r_max: Å, at most half the smallest
     width of every cell (minimum image); bin_width: Å. Returns (r [n_bins] Å, the bin
-    centres; g [n_bins]). ValueError for an r_max beyond half a cell, no frames, or a
-    symbol absent from a frame.
+    centres; g [n_bins]). ValueError for an r_max beyond half a cell, no frames, a
+    symbol absent from a frame, or no pair at all.
     """
     if not frames:
         raise ValueError("rdf needs at least one frame")
@@ -142,6 +142,8 @@ def rdf(
             keep &= mol[ia][:, None] != mol[ib][None, :]
         counts += np.histogram(d[keep], bins=edges)[0]
         ideal += len(ia) * (len(ib) - (1 if a == b else 0)) / volume
+    if ideal == 0:
+        raise ValueError(f"no {a}–{b} pair in the frames (a single {a} atom)")
     shells = 4.0 * np.pi / 3.0 * (edges[1:] ** 3 - edges[:-1] ** 3)
     return 0.5 * (edges[1:] + edges[:-1]), counts / (ideal * shells)
 
@@ -662,6 +664,9 @@ def _steps(ps: float, timestep_fs: float = 0.5) -> int:
 def _provenance(args: argparse.Namespace, stage: str, extra: str = "") -> dict[str, Any]:
     import torch
 
+    if args.model.resolve() != MODEL:
+        extra += f" --model {args.model}"
+
     return {
         "model": str(args.model),
         "model_sha256": file_sha256(args.model) if args.model.is_file() else None,
@@ -1038,110 +1043,144 @@ def stage_report(args: argparse.Namespace) -> None:
 
 
 def render_report(found: dict[str, dict]) -> str:
-    """The Markdown of ``validation.md`` from the stages' JSON results."""
-    any_result = next(iter(found.values()))
+    """The Markdown of ``validation.md`` from the stages' JSON results: one table of the
+    numbers (with what each can and cannot support), then how each was made, then the
+    commands."""
+    first = next(iter(found.values()))
     lines = [
         "# Liquid benzene potential: validation",
         "",
-        f"Model `{Path(any_result['model']).name}` (sha256 "
-        f"`{str(any_result['model_sha256'])[:16]}…`), reference GFN1-xTB (tblite) of "
-        "`campaigns/benzene_liquid/data/labelled.extxyz`. Written by "
-        "`campaigns/benzene_liquid/validate.py report` from the stages' JSON in this folder.",
+        f"Model `{Path(first['model']).name}` (sha256 `{str(first['model_sha256'])[:16]}…`); "
+        "reference GFN1-xTB (tblite 0.8.0) of `campaigns/benzene_liquid/data/labelled.extxyz`. "
+        "Written by `campaigns/benzene_liquid/validate.py report` from the JSON files beside "
+        "this one; 96 atoms (8 molecules) in every run.",
         "",
-        "| quantity | model | GFN1-xTB | how | supports | does not support |",
-        "|---|---|---|---|---|---|",
+        "| quantity | model | GFN1-xTB | supports | does not support |",
+        "|---|---|---|---|---|",
     ]
+    how: list[str] = []
     if "rdf" in found:
         r = found["rdf"]
         md, tb = r["md"], r["tblite"]
-        how = (
-            f"NVT Langevin 300 K, {md['equilibration_ps']:g} ps equilibration + "
-            f"{md['production_ps']:g} ps ({md['frames']} frames, 10 fs apart) vs the "
-            f"{tb['frames']} tblite frames of {tb['condition']} (MD {tb['md_time_fs'][0]:g}–"
-            f"{tb['md_time_fs'][1]:g} fs, a {tb['span_fs']:g} fs span); bins "
-            f"{r['bin_width_A']:g} Å to {r['r_max_A']:g} Å"
-        )
-        for key, entry in r["pairs"].items():
+        for key, e in r["pairs"].items():
             pair, kind = key.split("_")
-            noise = entry.get("tblite_halves_mean_abs_difference")
-            noise_text = f"; tblite half vs half {noise:.3f}" if noise is not None else ""
+            mp, tp = e["model_peak"], e["tblite_peak"]
+            where = "intermolecular, highest peak beyond 2 Å" if kind == "inter" else "all pairs"
+            noise = [
+                f"{name} half vs half {e[k]:.3f}"
+                for name, k in (
+                    ("model", "model_halves_mean_abs_difference"),
+                    ("GFN1-xTB", "tblite_halves_mean_abs_difference"),
+                )
+                if k in e
+            ]
             lines.append(
-                f"| g {pair[0]}–{pair[1]} ({'intermolecular' if kind == 'inter' else 'all'}) "
-                f"peak, mean abs Δg | {entry['model_peak']['g']:.2f} at "
-                f"{entry['model_peak']['r_A']:.2f} Å | {entry['tblite_peak']['g']:.2f} at "
-                f"{entry['tblite_peak']['r_A']:.2f} Å | mean abs Δg "
-                f"{entry['mean_abs_difference']:.3f}{noise_text}; {how} | "
-                "local structure at 0.87 g/cm³ (bond lengths, first-neighbour packing) "
-                "agrees where Δg is at the level of the half-vs-half noise | "
-                "long-range order beyond half the 10.6 Å box; a converged liquid "
-                "structure of GFN1-xTB: its frames span well under a picosecond from a "
-                "lattice start, so slow reorientation is not sampled |"
+                f"| g {pair[0]}–{pair[1]} ({where}): peak; mean abs Δg (model − GFN1-xTB) "
+                f"{e['mean_abs_difference']:.3f} ({', '.join(noise)}) | {mp['g']:.2f} at "
+                f"{mp['r_A']:.2f} Å | {tp['g']:.2f} at {tp['r_A']:.2f} Å | the structure at "
+                "0.87 g/cm³ and 300 K up to half the box, where Δg is near the half-vs-half "
+                "noise | order beyond 5.3 Å; a converged GFN1-xTB liquid (its frames span "
+                f"{tb['span_fs']:g} fs after a lattice start: reorientation, ps, is not "
+                "sampled) |"
             )
+        how.append(
+            f"- **g(r)**: model NVT Langevin (300 K, 0.5 fs, friction 0.01 fs⁻¹, centre of mass "
+            f"fixed: the data set's MD) from the first {tb['condition']} frame, "
+            f"{md['equilibration_ps']:g} ps discarded, then {md['production_ps']:g} ps "
+            f"({md['frames']} frames 10 fs apart, mean T {md['mean_temperature_K']:.0f} K) "
+            f"against the {tb['frames']} tblite-driven frames of {tb['condition']} (MD time "
+            f"{tb['md_time_fs'][0]:g}–{tb['md_time_fs'][1]:g} fs, one every 10 fs). Minimum "
+            f"image, bins {r['bin_width_A']:g} Å up to {r['r_max_A']:g} Å, g → 1 for an ideal "
+            "gas; intermolecular: pairs of different molecules (bonded components), same "
+            "normalisation. Curves in `rdf.csv`, plot `rdf.png`."
+        )
     if "density" in found:
         d = found["density"]
         md, est = d["md"], d["tblite"]["estimate"]
-        conds = ", ".join(
-            f"{name} {c['pressure_bar']:.0f} ± {c['pressure_error_bar']:.0f} bar"
+        if est["resolved"]:
+            tb_value = f"{est['density_g_cm3']:.3f} ± {est['error_g_cm3']:.3f} g/cm³"
+        else:
+            tb_value = "cannot tell (see below)"
+        lines.append(
+            f"| density, 300 K, 1 atm | {d['model_density_g_cm3']:.4f} ± "
+            f"{d['model_density_error_g_cm3']:.4f} g/cm³ | {tb_value} | the model's "
+            "equilibrium density in this 96-atom cell; its agreement with GFN1-xTB's only "
+            "within the GFN1-xTB error | experiment (0.874 g/cm³ at 298 K: the target is "
+            "GFN1-xTB); larger cells (finite size) |"
+        )
+        conds = "; ".join(
+            f"{name} ({c['density_g_cm3']:.3f} g/cm³, {c['frames']} frames, MD "
+            f"{c['md_time_fs'][0]:g}–{c['md_time_fs'][1]:g} fs): "
+            f"{c['pressure_bar']:.0f} ± {c['pressure_error_bar']:.0f} bar"
             for name, c in d["tblite"]["conditions"].items()
         )
-        tb_value = (
-            f"{est['density_g_cm3']:.3f} ± {est['error_g_cm3']:.3f} g/cm³"
+        verdict = (
+            f"V* = {est['volume_A3']:.0f} ± {est['error_A3']:.0f} Å³"
             if est["resolved"]
-            else "not resolved"
+            else "**the GFN1-xTB density cannot be told from these data**"
         )
-        lines.append(
-            f"| density at 300 K, 1 atm | {d['model_density_g_cm3']:.4f} ± "
-            f"{d['model_density_error_g_cm3']:.4f} g/cm³ | {tb_value} | model: NPT "
-            f"(LangevinBAOAB) {md['equilibration_ps']:g} ps + {md['production_ps']:g} ps, "
-            f"block average of {d['n_blocks']} blocks; GFN1-xTB: pressures (label virial + "
-            f"ideal-gas kinetic term) {conds}, weighted line P(V), solved at 1 atm. "
-            f"{est['note']} | the model's own equilibrium density in a 96-atom cell, "
-            "within the block error | the experimental density (0.874 g/cm³ at 298 K; "
-            "GFN1-xTB is the target, not experiment); finite-size effects of 8 molecules; "
-            "a GFN1-xTB density unless resolved |"
+        how.append(
+            f"- **density**: model NPT (ASE `LangevinBAOAB`, isotropic cell, 300 K, 1 atm, "
+            f"T_tau 100 fs, P_tau 500 fs) from the first T300_V1 frame, "
+            f"{md['equilibration_ps']:g} ps discarded, then {md['production_ps']:g} ps "
+            f"(mean T {md['mean_temperature_K']:.0f} K, mean P {md['mean_pressure_bar']:.0f} "
+            f"bar); error: standard error of {d['n_blocks']} block means (std of the "
+            f"instantaneous density {d['model_density_std_g_cm3']:.4f} g/cm³). GFN1-xTB: per "
+            "condition at 300 K the mean pressure of the labels, P = −tr(σ)/3 + (3N − 3) k_B "
+            f"T / 3V (the stress labels hold no kinetic term), error from "
+            f"{d['tblite']['n_blocks']} block means: {conds}. A line P(V) weighted by "
+            f"1/error², slope {est['slope']:.3g} ± {est['slope_error']:.2g} bar/Å³ (χ² "
+            f"{est['chi2']:.2f}, 1 degree of freedom), solved for P = 1 atm: {verdict}"
+            + (f" ({est['note']})." if est["note"] else ".")
+            + " Series in `density.csv`."
         )
     if "drift" in found:
         d = found["drift"]
         md = d["md"]
         lines.append(
-            f"| NVE energy drift | {d['drift_meV_per_atom_per_ps']:.4f} ± "
-            f"{d['drift_error_meV_per_atom_per_ps']:.4f} meV/atom/ps | – | linear fit of "
-            f"E_tot per atom over {md['nve_ps']:g} ps NVE (velocity Verlet, 0.5 fs) after "
-            f"{md['equilibration_ps']:g} ps NVT, mean T {md['mean_temperature_K']:.0f} K; "
-            f"E_tot fluctuation {d['etot_std_meV_per_atom']:.3f} meV/atom | forces are "
-            "conservative and smooth enough for 0.5 fs NVE at 300 K | stability at other "
-            "temperatures, larger steps or far longer runs; the error bar assumes "
-            "independent samples (an underestimate) |"
+            f"| NVE drift of E_tot | {d['drift_meV_per_atom_per_ps']:.4f} ± "
+            f"{d['drift_error_meV_per_atom_per_ps']:.4f} meV/atom/ps | – | energy "
+            "conservation of 0.5 fs velocity Verlet at 300 K over the run's length | other "
+            "temperatures, longer steps, far longer runs |"
+        )
+        how.append(
+            f"- **drift**: {md['equilibration_ps']:g} ps NVT Langevin from the first T300_V1 "
+            f"frame, then {md['nve_ps']:g} ps NVE (velocity Verlet, 0.5 fs, mean T "
+            f"{md['mean_temperature_K']:.0f} K); least-squares slope of E_tot per atom against "
+            "time, error for independent samples (an underestimate); E_tot fluctuates by "
+            f"{d['etot_std_meV_per_atom']:.3f} meV/atom (E_pot by "
+            f"{d['epot_std_meV_per_atom']:.3f}). Series in `drift.csv`."
         )
     if "speed" in found:
         s = found["speed"]
-        lammps = (
-            f"{s['lammps_ms_per_step']:.1f} ms/step (LAMMPS, 1 rank)"
-            if s["lammps_ms_per_step"]
-            else "LAMMPS not measured"
-        )
-        tb = f"{s['tblite_ms_per_call'] / 1000:.2f} s/call" if s["tblite_ms_per_call"] else "–"
-        ratio = (
-            f"tblite/ASE {s['tblite_over_ase']:.0f}×"
-            + (f", tblite/LAMMPS {s['tblite_over_lammps']:.0f}×" if s["tblite_over_lammps"] else "")
-            if s["tblite_over_ase"]
-            else ""
-        )
+        model = f"{s['ase_ms_per_step']:.1f} ms/step (ASE)"
+        if s["lammps_ms_per_step"]:
+            model += f", {s['lammps_ms_per_step']:.1f} ms/step (LAMMPS)"
+        ratio = ""
+        if s["tblite_over_ase"]:
+            ratio = f"; GFN1-xTB / model {s['tblite_over_ase']:.0f}× (ASE)"
+            if s["tblite_over_lammps"]:
+                ratio += f", {s['tblite_over_lammps']:.0f}× (LAMMPS)"
+        xtb = f"{s['tblite_ms_per_call']:.0f} ms per call" if s["tblite_ms_per_call"] else "–"
         lines.append(
-            f"| cost of one MD step, {s['atoms']} atoms | {s['ase_ms_per_step']:.1f} ms/step "
-            f"(ASE, {s['device']}); {lammps} | {tb} (energy + forces + stress) | "
-            f"{ratio}; {s['threads']} torch thread(s), load average "
-            f"{', '.join(f'{x:.1f}' for x in s['load_average'])} at the time | the order of "
-            "magnitude of the speed-up on this kind of machine | a benchmark: timings on a "
-            "shared, loaded machine vary by tens of per cent; GPU and other thread counts "
-            "differ |"
+            f"| cost of an MD step{ratio} | {model} | {xtb} | the order of magnitude of the "
+            "speed-up on such a CPU | a benchmark: a shared machine, one thread; GPUs, "
+            "more threads and larger cells scale differently |"
         )
-    lines += ["", "## Commands", ""]
+        load = ", ".join(f"{x:.1f}" for x in s["load_average"])
+        how.append(
+            f"- **speed**: {s['steps']} velocity-Verlet steps after a warm-up, device "
+            f"{s['device']}, {s['threads']} torch thread(s); LAMMPS: `in.npt_nve` on one MPI "
+            "rank (its `Loop time`); GFN1-xTB: tblite energy + forces + stress of the same "
+            f"cell, the labeller's settings. Load average {load} when measured ({s['written']})."
+        )
+    lines += ["", "## How each number was made", "", *how, "", "## Commands", ""]
     lines += [f"    {r['command']}" for r in found.values()]
     lines += [
         "",
-        "Each MD stage resumes from `campaigns/benzene_liquid/work/validation/STAGE/` "
-        "when run again; `--ps` shortens it.",
+        "Run at one thread beside other jobs (`OMP_NUM_THREADS=1 nice -n 10`). The MD stages "
+        "checkpoint into `campaigns/benzene_liquid/work/validation/STAGE/` every 100 fs and "
+        "continue from there when run again.",
         "",
     ]
     return "\n".join(lines)
