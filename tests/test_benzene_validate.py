@@ -265,8 +265,9 @@ def test_missing_files_are_one_line_errors(
 
 def test_benzene_data_file_is_the_liquid_cell() -> None:
     atoms = read(EXAMPLE / "benzene.data", format="lammps-data", Z_of_type={1: 1, 2: 6})
+    assert isinstance(atoms, Atoms)
     assert atoms.get_chemical_formula() == "C48H48"
-    np.testing.assert_allclose(atoms.cell.lengths(), [10.6051358] * 3, atol=1e-6)
+    np.testing.assert_allclose(atoms.cell.lengths(), np.full(3, 10.6051358), atol=1e-6)
     density = atoms.get_masses().sum() * _amu * 1e3 / (atoms.get_volume() * 1e-24)
     assert density == pytest.approx(0.87, abs=1e-3)
 
