@@ -830,7 +830,13 @@ def _plot_rdf(path: Path, columns: dict[str, np.ndarray], result: dict) -> None:
 def stage_density(args: argparse.Namespace) -> None:
     """NPT MD with the model → mean density; GFN1-xTB's density from P(V) of the data."""
     ps, equil = _md_options(args, "density")
-    reference = tblite_density(read_reference(args.data), args.temperature, args.tblite_blocks)
+    try:
+        reference = tblite_density(read_reference(args.data), args.temperature, args.tblite_blocks)
+    except InputError as why:
+        if not args.data.is_file():
+            raise
+        print(f"[density] no GFN1-xTB estimate: {why}", flush=True)
+        reference = {"unavailable": str(why)}
     phases = [
         Phase("equilibrate", "npt", _steps(equil), record_every=10),
         Phase("production", "npt", _steps(ps), record_every=10),
@@ -841,7 +847,6 @@ def stage_density(args: argparse.Namespace) -> None:
     production = records["production"]
     density = production["density_g_cm3"][1:]
     mean, error = block_average(density, min(args.blocks, len(density)))
-    estimate = reference["estimate"]
     result = {
         "stage": "density",
         **_provenance(args, "density", f" --ps {ps:g} --equil-ps {equil:g}"),
@@ -868,11 +873,13 @@ def stage_density(args: argparse.Namespace) -> None:
         args.out / "density.csv",
         {k: production[k] for k in ("time_ps", "temperature_K", "density_g_cm3", "pressure_bar")},
     )
-    verdict = (
-        f"{estimate['density_g_cm3']:.3f} ± {estimate['error_g_cm3']:.3f} g/cm³"
-        if estimate["resolved"]
-        else f"not resolved ({estimate['note']})"
-    )
+    estimate = reference.get("estimate")
+    if estimate is None:
+        verdict = "not available"
+    elif estimate["resolved"]:
+        verdict = f"{estimate['density_g_cm3']:.3f} ± {estimate['error_g_cm3']:.3f} g/cm³"
+    else:
+        verdict = f"cannot tell ({estimate['note']})"
     print(
         f"[density] model {mean:.4f} ± {error:.4f} g/cm³ ({ps:g} ps NPT); GFN1-xTB from "
         f"P(V): {verdict} → {args.out}/density.json",
@@ -1096,44 +1103,53 @@ def render_report(found: dict[str, dict]) -> str:
         )
     if "density" in found:
         d = found["density"]
-        md, est = d["md"], d["tblite"]["estimate"]
-        if est["resolved"]:
+        md, est = d["md"], d["tblite"].get("estimate")
+        if est is None:
+            tb_value = "not available"
+        elif est["resolved"]:
             tb_value = f"{est['density_g_cm3']:.3f} ± {est['error_g_cm3']:.3f} g/cm³"
         else:
             tb_value = "cannot tell (see below)"
         lines.append(
             f"| density, 300 K, 1 atm | {d['model_density_g_cm3']:.4f} ± "
             f"{d['model_density_error_g_cm3']:.4f} g/cm³ | {tb_value} | the model's "
-            "equilibrium density in this 96-atom cell; its agreement with GFN1-xTB's only "
+            "equilibrium density in this cell (8 molecules); its agreement with GFN1-xTB's only "
             "within the GFN1-xTB error | experiment (0.874 g/cm³ at 298 K: the target is "
             "GFN1-xTB); larger cells (finite size) |"
         )
-        conds = "; ".join(
-            f"{name} ({c['density_g_cm3']:.3f} g/cm³, {c['frames']} frames, MD "
-            f"{c['md_time_fs'][0]:g}–{c['md_time_fs'][1]:g} fs): "
-            f"{c['pressure_bar']:.0f} ± {c['pressure_error_bar']:.0f} bar"
-            for name, c in d["tblite"]["conditions"].items()
-        )
-        verdict = (
-            f"V* = {est['volume_A3']:.0f} ± {est['error_A3']:.0f} Å³"
-            if est["resolved"]
-            else "**the GFN1-xTB density cannot be told from these data**"
-        )
-        how.append(
+        model_how = (
             f"- **density**: model NPT (ASE `LangevinBAOAB`, isotropic cell, 300 K, 1 atm, "
             f"T_tau 100 fs, P_tau 500 fs) from the first T300_V1 frame, "
             f"{md['equilibration_ps']:g} ps discarded, then {md['production_ps']:g} ps "
             f"(mean T {md['mean_temperature_K']:.0f} K, mean P {md['mean_pressure_bar']:.0f} "
             f"bar); error: standard error of {d['n_blocks']} block means (std of the "
-            f"instantaneous density {d['model_density_std_g_cm3']:.4f} g/cm³). GFN1-xTB: per "
-            "condition at 300 K the mean pressure of the labels, P = −tr(σ)/3 + (3N − 3) k_B "
-            f"T / 3V (the stress labels hold no kinetic term), error from "
-            f"{d['tblite']['n_blocks']} block means: {conds}. A line P(V) weighted by "
-            f"1/error², slope {est['slope']:.3g} ± {est['slope_error']:.2g} bar/Å³ (χ² "
-            f"{est['chi2']:.2f}, 1 degree of freedom), solved for P = 1 atm: {verdict}"
-            + (f" ({est['note']})." if est["note"] else ".")
-            + " Series in `density.csv`."
+            f"instantaneous density {d['model_density_std_g_cm3']:.4f} g/cm³). "
         )
+        if est is None:
+            how.append(model_how + f"GFN1-xTB: not available ({d['tblite']['unavailable']}).")
+        else:
+            conditions = d["tblite"]["conditions"]
+            conds = "; ".join(
+                f"{name} ({c['density_g_cm3']:.3f} g/cm³, {c['frames']} frames, MD "
+                f"{c['md_time_fs'][0]:g}–{c['md_time_fs'][1]:g} fs): "
+                f"{c['pressure_bar']:.0f} ± {c['pressure_error_bar']:.0f} bar"
+                for name, c in conditions.items()
+            )
+            verdict = (
+                f"V* = {est['volume_A3']:.0f} ± {est['error_A3']:.0f} Å³"
+                if est["resolved"]
+                else "**the GFN1-xTB density cannot be told from these data**"
+            )
+            how.append(
+                model_how + "GFN1-xTB: per condition at 300 K the mean pressure of the labels, "
+                "P = −tr(σ)/3 + (3N − 3) k_B T/(3V) (the stress labels hold no kinetic term), "
+                f"error from {d['tblite']['n_blocks']} block means: {conds}. A line P(V) "
+                f"weighted by 1/error², slope {est['slope']:.3g} ± {est['slope_error']:.2g} "
+                f"bar/Å³ (χ² {est['chi2']:.2f}, {len(conditions) - 2} degree(s) of freedom), "
+                f"solved for P = 1 atm: {verdict}"
+                + (f" ({est['note']})." if est["note"] else ".")
+                + " Series in `density.csv`."
+            )
     if "drift" in found:
         d = found["drift"]
         md = d["md"]
