@@ -141,7 +141,7 @@ def test_density_at_pressure_says_when_it_cannot_tell(validate: ModuleType) -> N
     volumes = [1150.0, 1200.0, 1250.0]
     flat = validate.density_at_pressure(volumes, [300.0, 100.0, 250.0], [500.0] * 3, 1.0, 624.9)
     assert not flat.resolved
-    assert "not negative by two standard errors" in flat.note
+    assert "not negative by three standard errors" in flat.note
     assert np.isnan(flat.density_g_cm3)
     # a resolved slope (3 σ) extrapolated 300 Å³ beyond the data: about ± 8 %
     far = [14001.0, 12001.0, 10001.0]
@@ -315,3 +315,14 @@ def test_lammps_benzene_input_runs(built_plugin: Path, tmp_path: Path) -> None:
     assert table[0, 1] == pytest.approx(300.0, rel=1e-6)  # velocity create 300 K
     assert table[:, 5] == pytest.approx(0.869, abs=0.01)  # density, g/cm³
     assert (tmp_path / "density.dat").is_file() and (tmp_path / "benzene.lammpstrj").is_file()
+
+
+def test_npt_calculator_computes_the_stress_with_the_forces(validate: ModuleType) -> None:
+    atoms = synthetic_frame(1.0, 0.0, 0)
+    atoms.calc = validate.model_calculator(MODEL, "cpu", stress=True)
+    forces = atoms.get_forces()
+    assert "stress" in atoms.calc.results  # no second model call for get_stress
+    plain = atoms.copy()
+    plain.calc = validate.model_calculator(MODEL, "cpu")
+    np.testing.assert_allclose(forces, plain.get_forces(), atol=1e-10)
+    np.testing.assert_allclose(atoms.get_stress(), plain.get_stress(), atol=1e-10)

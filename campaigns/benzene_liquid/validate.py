@@ -60,6 +60,7 @@ from ase.md.velocitydistribution import Stationary, thermalize_momenta
 from ase.md.verlet import VelocityVerlet
 from ase.units import _amu
 
+from fusionpot import FusionCalculator
 from fusionpot._io import atomic_write, atomic_write_text
 
 HERE = Path(__file__).resolve().parent
@@ -208,10 +209,11 @@ def density_at_pressure(
     ρ = m/V*, σ_ρ = ρ σ_V*/V*. volumes: Å³; pressures, errors, pressure: one unit (e.g.
     eV/Å³); mass_amu: amu in the cell.
 
-    Unresolved (``resolved=False``, said in ``note``) when the slope is not negative by two
-    standard errors (a mechanically unstable or flat fit: no crossing can be trusted) or
-    the density error exceeds 5 % (the ±5 % the conditions span). ValueError for fewer
-    than two points or a non-positive error.
+    Unresolved (``resolved=False``, said in ``note``) when the slope is not negative by
+    three standard errors (a flat or unstable fit, or one whose 1/s is too skewed for the
+    first-order error) or the density error exceeds 5 % (the ±5 % the conditions span);
+    an extrapolation is noted. ValueError for fewer than two points or a non-positive
+    error.
     """
     v, p, sigma = (np.asarray(x, dtype=float) for x in (volumes, pressures, errors))
     if len(v) < 2 or not len(v) == len(p) == len(sigma):
@@ -226,11 +228,11 @@ def density_at_pressure(
     var_p0, var_slope = 1.0 / w.sum(), 1.0 / (w * dv**2).sum()
     chi2 = float((w * (p - p0 - slope * dv) ** 2).sum())
     notes = []
-    if slope >= 0 or slope > -2 * math.sqrt(var_slope):
+    if slope >= 0 or slope > -3 * math.sqrt(var_slope):
         volume, error = math.nan, math.nan
         notes.append(
-            f"dP/dV = {slope:.3g} ± {math.sqrt(var_slope):.2g} is not negative by two standard "
-            "errors: the pressures do not resolve the equation of state"
+            f"dP/dV = {slope:.3g} ± {math.sqrt(var_slope):.2g} is not negative by three "
+            "standard errors: the pressures do not resolve the equation of state"
         )
     else:
         volume = v_mean + (pressure - p0) / slope
@@ -244,7 +246,11 @@ def density_at_pressure(
                 "to tell the density apart from that of any condition in the data"
             )
         if not v.min() <= volume <= v.max():
-            notes.append("extrapolated beyond the volumes of the data")
+            beyond = max(v.min() - volume, volume - v.max()) / (v.max() - v.min())
+            notes.append(
+                f"extrapolated {beyond:.0%} of the data's volume range beyond it (curvature "
+                "of P(V) is not in the error)"
+            )
     return DensityEstimate(
         density_g_cm3=density,
         error_g_cm3=density_error,
@@ -255,7 +261,7 @@ def density_at_pressure(
         p0=p0,
         v_mean=v_mean,
         chi2=chi2,
-        resolved=not notes or notes == ["extrapolated beyond the volumes of the data"],
+        resolved=all(note.startswith("extrapolated") for note in notes),
         note="; ".join(notes),
     )
 
@@ -598,13 +604,28 @@ def molecule_ids(atoms: Atoms, mult: float = 1.2) -> np.ndarray:
     return connected_components(neighbours.get_connectivity_matrix(sparse=True))[1]
 
 
-def model_calculator(model: Path, device: str) -> Calculator:
-    """FusionCalculator of ``model``; InputError naming the file if it is missing."""
+def model_calculator(model: Path, device: str, *, stress: bool = False) -> Calculator:
+    """FusionCalculator of ``model`` (``stress``: one that computes the stress with every
+    force call, as NPT asks for both each step); InputError naming the file if missing."""
     if not model.is_file():
         raise InputError(f"no model file at {model} (give --model, an exported fusionpot model)")
-    from fusionpot import FusionCalculator
+    return (_StressWithForces if stress else FusionCalculator)(model, device=device)
 
-    return FusionCalculator(model, device=device)
+
+class _StressWithForces(FusionCalculator):
+    """FusionCalculator that adds "stress" to every request for "forces": one model call
+    (a single backward pass) per NPT step instead of one for the forces and one for the
+    stress."""
+
+    def calculate(
+        self,
+        atoms: Atoms | None = None,
+        properties: Sequence[str] = ("energy",),
+        system_changes: Sequence[str] = tuple(all_changes),
+    ) -> None:
+        if "forces" in properties and "stress" not in properties:
+            properties = [*properties, "stress"]
+        super().calculate(atoms, properties, system_changes)
 
 
 def file_sha256(path: Path) -> str:
@@ -635,7 +656,8 @@ def _write_csv(path: Path, columns: dict[str, np.ndarray]) -> None:
 def _md_stage(args: argparse.Namespace, stage: str, phases: list[Phase]) -> tuple[Any, Atoms]:
     """(records or None when stopped early, the start cell) of a stage's MD phases."""
     frames = read_reference(args.data)
-    calc = model_calculator(args.model, args.device)
+    npt = any(p.ensemble == "npt" for p in phases)
+    calc = model_calculator(args.model, args.device, stress=npt)
     atoms = start_cell(frames)
     atoms.calc = calc
     settings = MDSettings(temperature_K=args.temperature, seed=args.seed)
@@ -946,7 +968,11 @@ def stage_speed(args: argparse.Namespace) -> None:
     dynamics.run(args.steps)
     ase_ms = 1000.0 * (time.perf_counter() - start) / args.steps
     print(f"[speed] ASE: {ase_ms:.1f} ms/step", flush=True)
-    lammps = lammps_speed(args.model, args.steps, args.warmup)
+    try:
+        lammps = lammps_speed(args.model, args.steps, args.warmup)
+    except (RuntimeError, subprocess.TimeoutExpired) as why:
+        print(f"[speed] LAMMPS failed, skipped: {str(why).splitlines()[0]}", flush=True)
+        lammps = None
     if lammps is None:
         print("[speed] LAMMPS: plugin not built (fusionpot lammps build), skipped", flush=True)
     else:
