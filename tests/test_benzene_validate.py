@@ -242,7 +242,7 @@ def test_drift_stage_stops_and_resumes_to_the_same_result(
     argv = ["drift", *common[2:], "--model", str(other)]
     argv += ["--out", str(tmp_path / "b"), "--work", str(tmp_path / "wb")]
     assert validate.main(argv) == 2
-    assert "checkpoint.npz was made with" in capsys.readouterr().err
+    assert "checkpoint.npz was made with other model_sha256" in capsys.readouterr().err
 
 
 def test_missing_files_are_one_line_errors(

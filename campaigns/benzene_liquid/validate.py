@@ -22,7 +22,7 @@ MD stages are resumable: each keeps a checkpoint in ``--work/STAGE/`` (default
 ``campaigns/benzene_liquid/work/validation/``, git-ignored) every ``--checkpoint-fs``
 (100 fs) of simulated time, and the same command continues from it; a kill loses at
 most that much. ``--stop-after N`` stops after N MD steps in this invocation (time slices).
-A checkpoint made with another model file, seed or temperature is refused.
+A checkpoint made with another model file, seed, temperature, --ps or --equil-ps is refused.
 
 Run the long stages at one thread beside other jobs, e.g.
 ``OMP_NUM_THREADS=1 nice -n 10 python campaigns/benzene_liquid/validate.py all``.
@@ -458,9 +458,15 @@ def run_phases(
         with np.load(checkpoint) as data:
             saved = json.loads(str(data["meta"]))
             if saved["identity"] != identity:
+                differ = sorted(
+                    key
+                    for key in {*identity, *saved["identity"]}
+                    if identity.get(key) != saved["identity"].get(key)
+                )
                 raise InputError(
-                    f"{checkpoint} was made with {saved['identity']}, not {identity}: "
-                    "delete it or give another --work"
+                    f"{checkpoint} was made with other {', '.join(differ)} "
+                    f"({saved['identity']}): delete it, give the same options (--ps, "
+                    "--equil-ps, --model, --seed, --temperature) or another --work"
                 )
             meta = saved
             atoms.set_cell(data["cell"])
@@ -664,7 +670,7 @@ def _md_stage(args: argparse.Namespace, stage: str, phases: list[Phase]) -> tupl
     identity = {
         "model_sha256": file_sha256(args.model),
         "settings": asdict(settings),
-        "phases": [[p.name, p.ensemble, p.record_every, p.frames_every] for p in phases],
+        "phases": [[p.name, p.ensemble, p.steps, p.record_every, p.frames_every] for p in phases],
     }
     records = run_phases(
         atoms,
@@ -1280,6 +1286,9 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    if args.stop_after is not None and args.stop_after < 1:
+        print(f"validate.py: --stop-after must be >= 1, got {args.stop_after}", file=sys.stderr)
+        return 2
     stages = [s for s in STAGES] if args.stage == "all" else [args.stage]
     for stage in stages:
         try:
