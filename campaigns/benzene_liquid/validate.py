@@ -1258,7 +1258,7 @@ RUNNERS: dict[str, Callable[[argparse.Namespace], None]] = {
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="validate.py",
-        description=__doc__.split("\n")[0],
+        description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("stage", choices=[*STAGES, "all"])
