@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -326,3 +327,25 @@ def test_npt_calculator_computes_the_stress_with_the_forces(validate: ModuleType
     plain.calc = validate.model_calculator(MODEL, "cpu")
     np.testing.assert_allclose(forces, plain.get_forces(), atol=1e-10)
     np.testing.assert_allclose(atoms.get_stress(), plain.get_stress(), atol=1e-10)
+
+
+def test_benzene_data_regenerates_from_the_data_set(tmp_path: Path) -> None:
+    out = tmp_path / "benzene.data"
+    script = EXAMPLE / "make_benzene_data.py"
+    result = subprocess.run(
+        [sys.executable, str(script), "--out", str(out)], capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert out.read_text() == (EXAMPLE / "benzene.data").read_text()
+
+
+def test_ase_example_runs_a_few_steps(tmp_path: Path) -> None:
+    script = ROOT / "examples" / "ase" / "benzene_nvt.py"
+    command = [sys.executable, str(script), "--model", str(MODEL), "--steps", "4"]
+    command += ["--device", "cpu", "--write-every", "2", "--out", str(tmp_path / "t.traj")]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    last = result.stdout.strip().splitlines()[-1]
+    assert last.startswith("mean T ") and "ms/step" in last
+    assert len(read(tmp_path / "t.traj", ":")) == 3  # steps 0, 2, 4
