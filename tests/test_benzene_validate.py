@@ -318,17 +318,6 @@ def test_lammps_benzene_input_runs(built_plugin: Path, tmp_path: Path) -> None:
     assert (tmp_path / "density.dat").is_file() and (tmp_path / "benzene.lammpstrj").is_file()
 
 
-def test_npt_calculator_computes_the_stress_with_the_forces(validate: ModuleType) -> None:
-    atoms = synthetic_frame(1.0, 0.0, 0)
-    atoms.calc = validate.model_calculator(MODEL, "cpu", stress=True)
-    forces = atoms.get_forces()
-    assert "stress" in atoms.calc.results  # no second model call for get_stress
-    plain = atoms.copy()
-    plain.calc = validate.model_calculator(MODEL, "cpu")
-    np.testing.assert_allclose(forces, plain.get_forces(), atol=1e-10)
-    np.testing.assert_allclose(atoms.get_stress(), plain.get_stress(), atol=1e-10)
-
-
 def test_benzene_data_regenerates_from_the_data_set(tmp_path: Path) -> None:
     out = tmp_path / "benzene.data"
     script = EXAMPLE / "make_benzene_data.py"

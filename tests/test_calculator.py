@@ -129,6 +129,26 @@ def test_stress_is_the_strain_derivative(calc):
         results_of(calc, ethanol(), ("stress",))
 
 
+def test_forces_of_a_periodic_cell_come_with_the_stress(files):
+    """NPT asks for the forces, then the stress: one model call answers both."""
+    calculator = FusionCalculator(files["exported"], device="cpu")
+    atoms = crystal()
+    atoms.calc = calculator
+    calls = []
+    model = calculator.model
+    calculator.model = lambda *args: calls.append(args) or model(*args)  # type: ignore[assignment]
+    forces = atoms.get_forces()
+    stress = atoms.get_stress()
+    assert len(calls) == 1
+    expected = results_of(FusionCalculator(files["exported"], device="cpu"), crystal(), ("stress",))
+    np.testing.assert_allclose(stress, expected["stress"], rtol=0, atol=ATOL)
+    assert np.abs(forces).max() > 1e-4
+    molecule_only = ethanol()
+    molecule_only.calc = calculator
+    molecule_only.get_forces()  # no cell: forces alone, no error
+    assert "stress" not in calculator.results
+
+
 def test_cell_smaller_than_the_cutoff(calc):
     """An atom sees its own images: a 2.2 Å cell with r_max 3 Å equals its supercell."""
     cell = bulk("C", "diamond", a=3.1)

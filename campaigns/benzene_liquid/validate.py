@@ -610,28 +610,12 @@ def molecule_ids(atoms: Atoms, mult: float = 1.2) -> np.ndarray:
     return connected_components(neighbours.get_connectivity_matrix(sparse=True))[1]
 
 
-def model_calculator(model: Path, device: str, *, stress: bool = False) -> Calculator:
-    """FusionCalculator of ``model`` (``stress``: one that computes the stress with every
-    force call, as NPT asks for both each step); InputError naming the file if missing."""
+def model_calculator(model: Path, device: str) -> Calculator:
+    """FusionCalculator of ``model`` (its forces of a periodic cell come with the stress:
+    one model call per NPT step); InputError naming the file if missing."""
     if not model.is_file():
         raise InputError(f"no model file at {model} (give --model, an exported fusionpot model)")
-    return (_StressWithForces if stress else FusionCalculator)(model, device=device)
-
-
-class _StressWithForces(FusionCalculator):
-    """FusionCalculator that adds "stress" to every request for "forces": one model call
-    (a single backward pass) per NPT step instead of one for the forces and one for the
-    stress."""
-
-    def calculate(
-        self,
-        atoms: Atoms | None = None,
-        properties: Sequence[str] = ("energy",),
-        system_changes: Sequence[str] = tuple(all_changes),
-    ) -> None:
-        if "forces" in properties and "stress" not in properties:
-            properties = [*properties, "stress"]
-        super().calculate(atoms, properties, system_changes)
+    return FusionCalculator(model, device=device)
 
 
 def file_sha256(path: Path) -> str:
@@ -662,8 +646,7 @@ def _write_csv(path: Path, columns: dict[str, np.ndarray]) -> None:
 def _md_stage(args: argparse.Namespace, stage: str, phases: list[Phase]) -> tuple[Any, Atoms]:
     """(records or None when stopped early, the start cell) of a stage's MD phases."""
     frames = read_reference(args.data)
-    npt = any(p.ensemble == "npt" for p in phases)
-    calc = model_calculator(args.model, args.device, stress=npt)
+    calc = model_calculator(args.model, args.device)
     atoms = start_cell(frames)
     atoms.calc = calc
     settings = MDSettings(temperature_K=args.temperature, seed=args.seed)

@@ -313,10 +313,16 @@ class FusionCalculator(Calculator):
         system_changes: Sequence[str] = tuple(all_changes),
     ) -> None:
         """Fill ``results`` with ``properties`` (plus the energies, which come free);
-        results of the same atoms computed before are kept."""
+        results of the same atoms computed before are kept. Forces of a fully periodic
+        cell come with its stress (one backward pass gives both, so NPT, which asks for
+        the forces and then the stress of every step, calls the model once per step)."""
         super().calculate(atoms, properties, system_changes)
         assert self.atoms is not None
-        results = self.calculate_batch([self.atoms], properties)[0]
+        wanted = list(properties)
+        periodic = bool(self.atoms.pbc.all()) and self.atoms.cell.rank == 3
+        if "forces" in wanted and "stress" not in wanted and periodic:
+            wanted.append("stress")
+        results = self.calculate_batch([self.atoms], wanted)[0]
         if system_changes:
             self.results = results
         else:
