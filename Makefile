@@ -23,8 +23,8 @@ demo: $(STAMP)
 	$(BIN)/fusionpot demo
 
 lint: $(STAMP)
-	$(BIN)/ruff check fusionpot tests bench studies tools
-	$(BIN)/ruff format --check fusionpot tests bench studies tools
+	$(BIN)/ruff check fusionpot tests bench studies tools campaigns examples
+	$(BIN)/ruff format --check fusionpot tests bench studies tools campaigns examples
 	$(BIN)/mypy fusionpot
 
 pytest: $(STAMP)
