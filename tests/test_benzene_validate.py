@@ -24,6 +24,7 @@ from ase.calculators.singlepoint import SinglePointCalculator
 from ase.geometry import get_distances
 from ase.io import read, write
 from ase.units import _amu, bar, kB
+from load_script import load_script
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "campaigns" / "benzene_liquid" / "validate.py"
@@ -33,12 +34,7 @@ EXAMPLE = ROOT / "examples" / "lammps" / "benzene"
 
 @pytest.fixture(scope="module")
 def validate() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("benzene_validate", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["benzene_validate"] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_script(SCRIPT, "benzene_validate")
 
 
 def uniform_frames(n_frames: int, n_atoms: int, edge: float, seed: int) -> list[Atoms]:

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from pathlib import Path
 from types import ModuleType
 
 import ase.io
 import numpy as np
 import pytest
+from load_script import load_script
 
 from fusionpot.sampling import pyramidalise
 
@@ -22,12 +21,7 @@ TRANS_MINIMUM = REPO / "potentials" / "stilbene" / "stilbene_s012_demo_trans_min
 
 @pytest.fixture(scope="module")
 def study() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("run_study", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["run_study"] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_script(SCRIPT, "run_study")
 
 
 def test_pyramidalisation_of_a_pushed_carbon(study: ModuleType) -> None:
