@@ -150,7 +150,8 @@ def condition_names(settings: Settings) -> list[str]:
 
 
 class ConditionMD:
-    """One condition's Langevin MD on tblite, started fresh or from a saved state.
+    """One condition's Langevin MD on tblite (or on the driver model, CPU), started fresh
+    or from a saved state.
 
     The random generator drives the start cell, the initial velocities and the thermostat;
     it is saved with positions [n_atoms, 3] Å and momenta [n_atoms, 3] amu·Å/(ASE time),
