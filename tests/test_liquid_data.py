@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -12,6 +11,7 @@ import pytest
 from ase import Atoms
 from ase.calculators.singlepoint import SinglePointCalculator
 from ase.units import GPa, _amu
+from load_script import load_script
 
 from fusionpot.labels import XTBLabeller
 from fusionpot.labels.store import read_complete_frames
@@ -35,12 +35,7 @@ needs_tblite = pytest.mark.skipif(
 def _load(name: str) -> ModuleType:
     if str(HERE) not in sys.path:
         sys.path.insert(0, str(HERE))  # the script imports its sibling liquid_cell.py
-    spec = importlib.util.spec_from_file_location(name, HERE / f"{name}.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_script(HERE / f"{name}.py", name)
 
 
 @pytest.fixture(scope="module")
