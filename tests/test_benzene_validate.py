@@ -198,7 +198,7 @@ def small_data(path: Path) -> Path:
         atoms.cell = [9.2] * 3
         atoms.center()
         atoms.rattle(0.02, seed=k)
-        atoms.info["subset"] = "T300_V1"
+        atoms.info.update(subset="T300_V1", volume_scale=1.0)
         frames.append(atoms)
     write(path, frames, format="extxyz")
     return path
@@ -240,6 +240,45 @@ def test_drift_stage_stops_and_resumes_to_the_same_result(
     argv += ["--out", str(tmp_path / "b"), "--work", str(tmp_path / "wb")]
     assert validate.main(argv) == 2
     assert "checkpoint.npz was made with other model_sha256" in capsys.readouterr().err
+
+
+def test_tblite_nvt_frames_carry_their_own_labels_and_feed_the_rdf(
+    validate: ModuleType, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pytest.importorskip("tblite")
+    from fusionpot.labels.xtb import XTBLabeller
+
+    data = small_data(tmp_path / "data.extxyz")
+    out, work = tmp_path / "out", tmp_path / "work"
+    common = ["--data", str(data), "--out", str(out), "--work", str(work)]
+    common += ["--model", str(MODEL), "--device", "cpu", "--checkpoint-fs", "5"]
+    argv = ["tblite-nvt", *common, "--start", str(data), "--ps", "0.02", "--equil-ps", "0.005"]
+    assert validate.main(argv) == 0
+    frames = read(out / validate.TBLITE_NVT, ":")
+    assert len(frames) == 3  # production steps 0, 20 and 40
+    start = read(data, "-1")  # the latest frame at 300 K and volume scale 1
+    assert frames[0].info["md_time_fs"] == 5.0 and frames[2].info["md_time_fs"] == 25.0
+    assert not np.allclose(frames[0].positions, start.positions)  # MD moved it
+    # each frame's labels are GFN1-xTB's at that frame's geometry, not a neighbour's
+    calc = XTBLabeller(method="GFN1-xTB").calculator()
+    for frame in (frames[0], frames[-1]):
+        atoms = Atoms(frame.numbers, positions=frame.positions, cell=frame.cell, pbc=True)
+        atoms.calc = calc
+        assert frame.info["energy_s0"] == pytest.approx(atoms.get_potential_energy(), abs=1e-6)
+        # (to the SCF's convergence: the MD started each SCF from the previous step's)
+        np.testing.assert_allclose(frame.arrays["forces_s0"], atoms.get_forces(), atol=2e-4)
+        np.testing.assert_allclose(frame.get_stress(), atoms.get_stress(), rtol=0, atol=1e-6)
+    result = json.loads((out / "tblite_nvt.json").read_text())
+    assert result["md"]["frames"] == 3 and result["model_errors"]["frames"] == 3
+    assert result["model_errors"]["forces_meV_per_A"] > 0
+    assert "tblite-nvt" in result["command"]
+    assert "3 GFN1-xTB frames" in capsys.readouterr().out
+
+    argv = ["rdf", *common, "--ps", "0.02", "--equil-ps", "0.005"]
+    assert validate.main(argv) == 0
+    rdf = json.loads((out / "rdf.json").read_text())
+    assert rdf["tblite"]["frames"] == 3 and "tblite-nvt" in rdf["tblite"]["source"]
+    assert (out / "rdf.png").stat().st_size > 0
 
 
 def test_missing_files_are_one_line_errors(

@@ -5,10 +5,18 @@
 Stages (``all`` runs them in this order); each writes its results into ``--out``
 (default ``potentials/benzene/validation/``), every file atomically:
 
+- ``tblite-nvt``: the reference liquid: NVT Langevin MD on GFN1-xTB itself (tblite, the
+  labeller's settings; 300 K, 0.5 fs, friction 0.01 fs⁻¹ as the data set's MD) from the
+  latest 300 K frame at the experimental density of ``--start`` (default: the model-driven
+  frames of the data set, a liquid equilibrated for ps, which the data set's own tblite
+  MD, 0.45 ps from a lattice, is not); ``--equil-ps`` 0.1, then ``--ps`` 1, a frame with
+  its GFN1-xTB energy, forces and stress every 10 fs. ``tblite_nvt.extxyz`` (frames the
+  model never saw: the model's errors on them are in ``tblite_nvt.json``).
 - ``rdf``: C–C and C–H radial distribution functions of NVT Langevin MD with the model
-  (300 K, 0.5 fs, friction 0.01 fs⁻¹ as the data set's MD; ``--equil-ps`` 2, then
-  ``--ps`` 20 ps, a frame every 10 fs) against the tblite-driven frames of condition
-  T300_V1 of the data set. ``rdf.png``, ``rdf.csv``, ``rdf.json``.
+  (same thermostat; ``--equil-ps`` 2, then ``--ps`` 20 ps, a frame every 10 fs) against
+  ``tblite_nvt.extxyz`` in ``--out`` (or, without it, the tblite-driven frames of
+  condition T300_V1 of the data set, said in the result). ``rdf.png``, ``rdf.csv``,
+  ``rdf.json``.
 - ``density``: NPT (ASE ``LangevinBAOAB``, isotropic, 300 K, 1 atm; ``--equil-ps`` 5,
   then ``--ps`` 20) → mean density with a block-averaged error; GFN1-xTB's density from
   the data set's P(V) at 300 K (``density_at_pressure``). ``density.json``, ``density.csv``.
@@ -52,7 +60,7 @@ import numpy as np
 from ase import Atoms, units
 from ase.calculators.calculator import Calculator, all_changes
 from ase.constraints import FixCom
-from ase.io import read
+from ase.io import read, write
 from ase.md.langevin import Langevin
 from ase.md.langevinbaoab import LangevinBAOAB
 from ase.md.md import MolecularDynamics
@@ -62,11 +70,16 @@ from ase.units import _amu
 
 from fusionpot import FusionCalculator
 from fusionpot._io import atomic_write, atomic_write_text
+from fusionpot.labels.xtb import XTBLabeller
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 MODEL = ROOT / "potentials" / "benzene" / "benzene_liquid.pt"
 DATA = HERE / "data" / "labelled.extxyz"
+#: the model-driven frames: the liquid that ``tblite-nvt`` starts from
+START = HERE / "data" / "driven_1" / "labelled.extxyz"
+#: the GFN1-xTB NVT frames of ``tblite-nvt``, in ``--out``
+TBLITE_NVT = "tblite_nvt.extxyz"
 OUT = ROOT / "potentials" / "benzene" / "validation"
 WORK = HERE / "work" / "validation"
 LAMMPS_INPUT = ROOT / "examples" / "lammps" / "benzene" / "in.npt_nve"
@@ -80,8 +93,13 @@ ATM = ATM_BAR * units.bar
 #: g/cm³ of 1 amu in 1 Å³
 AMU_PER_A3_IN_G_CM3 = _amu * 1e3 / 1e-24
 #: per stage: (default --ps, default --equil-ps)
-MD_DEFAULTS = {"rdf": (20.0, 2.0), "density": (20.0, 5.0), "drift": (5.0, 2.0)}
-STAGES = ("rdf", "density", "drift", "speed", "report")
+MD_DEFAULTS = {
+    "tblite-nvt": (1.0, 0.1),
+    "rdf": (20.0, 2.0),
+    "density": (20.0, 5.0),
+    "drift": (5.0, 2.0),
+}
+STAGES = ("tblite-nvt", "rdf", "density", "drift", "speed", "report")
 
 
 class InputError(Exception):
@@ -340,13 +358,15 @@ def _density(atoms: Atoms) -> float:
 @dataclass(frozen=True)
 class Phase:
     """A stretch of MD: ``ensemble`` ("nvt", "npt" or "nve") for ``steps`` steps,
-    observables every ``record_every`` steps, positions every ``frames_every`` (0: none)."""
+    observables every ``record_every`` steps, positions every ``frames_every`` (0: none),
+    with the calculator's energy, forces (no constraint applied) and stress if ``labels``."""
 
     name: str
     ensemble: str
     steps: int
     record_every: int = 10
     frames_every: int = 0
+    labels: bool = False
 
 
 @dataclass(frozen=True)
@@ -556,6 +576,10 @@ def _record(rows: dict[str, list], atoms: Atoms, phase: Phase, step: int, dt_ps:
     if phase.frames_every and step % phase.frames_every == 0:
         rows.setdefault("positions", []).append(atoms.positions.copy())
         rows.setdefault("cells", []).append(atoms.cell.array.copy())
+        if phase.labels:
+            rows.setdefault("energy", []).append(float(atoms.get_potential_energy()))
+            rows.setdefault("forces", []).append(atoms.get_forces(apply_constraint=False))
+            rows.setdefault("stress", []).append(atoms.get_stress(voigt=True))
 
 
 def _progress(label: str, phase: Phase, step: int, atoms: Atoms, meta: dict) -> None:
@@ -595,6 +619,26 @@ def start_cell(frames: Sequence[Atoms]) -> Atoms:
     first = reference_frames(frames)[0]
     atoms = Atoms(numbers=first.numbers, positions=first.positions, cell=first.cell, pbc=True)
     atoms.arrays["mol_id"] = molecule_ids(atoms)
+    return atoms
+
+
+def liquid_start(frames: Sequence[Atoms], temperature_K: float) -> Atoms:
+    """The frame at ``temperature_K`` and volume scale 1 latest in MD time (the longest
+    equilibrated liquid of ``frames``), without labels, with ``arrays["mol_id"]`` and
+    ``info["frame_id"]``; InputError when there is none."""
+    chosen = [
+        a
+        for a in frames
+        if float(a.info.get("temperature_K", math.nan)) == temperature_K
+        and float(a.info.get("volume_scale", math.nan)) == 1.0
+    ]
+    if not chosen:
+        raise InputError(f"no frame at {temperature_K:g} K and volume scale 1 to start from")
+    last = max(chosen, key=lambda a: float(a.info["md_time_fs"]))
+    atoms = Atoms(numbers=last.numbers, positions=last.positions, cell=last.cell, pbc=True)
+    atoms.arrays["mol_id"] = molecule_ids(atoms)
+    atoms.info["frame_id"] = str(last.info.get("frame_id", ""))
+    atoms.info["md_time_fs"] = float(last.info["md_time_fs"])
     return atoms
 
 
@@ -644,18 +688,32 @@ def _write_csv(path: Path, columns: dict[str, np.ndarray]) -> None:
 
 
 def _md_stage(args: argparse.Namespace, stage: str, phases: list[Phase]) -> tuple[Any, Atoms]:
-    """(records or None when stopped early, the start cell) of a stage's MD phases."""
+    """(records or None when stopped early, the start cell) of a stage's MD phases with
+    the model from the first T300_V1 frame of the data set."""
     frames = read_reference(args.data)
     calc = model_calculator(args.model, args.device)
     atoms = start_cell(frames)
     atoms.calc = calc
+    return _run_md(args, stage, phases, atoms, {"model_sha256": file_sha256(args.model)}), atoms
+
+
+def _run_md(
+    args: argparse.Namespace,
+    stage: str,
+    phases: list[Phase],
+    atoms: Atoms,
+    source: dict[str, Any],
+) -> dict[str, dict[str, np.ndarray]] | None:
+    """``run_phases`` of a stage on ``atoms`` (calculator attached), its checkpoint in
+    ``--work/STAGE/``; ``source`` (what computes the forces) joins the checkpoint's
+    identity with the thermostat settings and the phases."""
     settings = MDSettings(temperature_K=args.temperature, seed=args.seed)
     identity = {
-        "model_sha256": file_sha256(args.model),
+        **source,
         "settings": asdict(settings),
         "phases": [[p.name, p.ensemble, p.steps, p.record_every, p.frames_every] for p in phases],
     }
-    records = run_phases(
+    return run_phases(
         atoms,
         phases,
         settings,
@@ -665,7 +723,6 @@ def _md_stage(args: argparse.Namespace, stage: str, phases: list[Phase]) -> tupl
         stop_after=args.stop_after,
         label=stage,
     )
-    return records, atoms
 
 
 def _steps(ps: float, timestep_fs: float = 0.5) -> int:
@@ -691,6 +748,129 @@ def _provenance(args: argparse.Namespace, stage: str, extra: str = "") -> dict[s
 # ---------------------------------------------------------------------------- stages
 
 
+def stage_tblite_nvt(args: argparse.Namespace) -> None:
+    """NVT MD on GFN1-xTB from a model-equilibrated liquid → tblite_nvt.extxyz (labelled
+    frames: the g(r) reference), with the model's errors on those frames."""
+    ps, equil = _md_options(args, "tblite-nvt")
+    atoms = liquid_start(read_reference(args.start), args.temperature)
+    labeller = XTBLabeller(method="GFN1-xTB")
+    atoms.calc = labeller.calculator()
+    phases = [
+        Phase("equilibrate", "nvt", _steps(equil), record_every=20),
+        Phase("production", "nvt", _steps(ps), record_every=20, frames_every=20, labels=True),
+    ]
+    source = {"calculator": labeller.describe(), "start_frame_id": atoms.info["frame_id"]}
+    records = _run_md(args, "tblite-nvt", phases, atoms, source)
+    if records is None:
+        return
+    production = records["production"]
+    frames = []
+    for k in range(len(production["positions"])):
+        frame = _frame(atoms, production["positions"][k], production["cells"][k])
+        del frame.arrays["mol_id"]
+        frame.info.update(
+            md_time_fs=1000.0 * equil + 10.0 * k,
+            temperature_K=args.temperature,
+            md_method="ASE Langevin on tblite GFN1-xTB (validate.py tblite-nvt)",
+            energy_s0=float(production["energy"][k]),
+            **labeller.describe(),
+        )
+        if atoms.info["frame_id"]:  # (an empty extxyz value would swallow the next key)
+            frame.info["start_frame_id"] = atoms.info["frame_id"]
+        frame.arrays["forces_s0"] = np.asarray(production["forces"][k])
+        frame.info["stress"] = np.asarray(production["stress"][k])
+        frames.append(frame)
+    args.out.mkdir(parents=True, exist_ok=True)
+    atomic_write(args.out / TBLITE_NVT, lambda tmp: write_extxyz(tmp, frames))
+    errors = model_errors(args.model, args.device, frames) if args.model.is_file() else None
+    result = {
+        "stage": "tblite-nvt",
+        **_provenance(args, "tblite-nvt", f" --ps {ps:g} --equil-ps {equil:g}"),
+        "start": {
+            "file": str(args.start),
+            "frame_id": atoms.info["frame_id"],
+            "md_time_fs": atoms.info["md_time_fs"],
+        },
+        "md": {
+            "ensemble": "NVT Langevin on GFN1-xTB, friction 0.01 1/fs, centre of mass fixed",
+            "temperature_K": args.temperature,
+            "timestep_fs": 0.5,
+            "equilibration_ps": equil,
+            "production_ps": ps,
+            "frames": len(frames),
+            "frame_every_fs": 10.0,
+            "mean_temperature_K": float(production["temperature_K"][1:].mean()),
+            "ms_per_step": _ms_per_step(records),
+        },
+        "model_errors": errors,
+    }
+    _write_json(args.out / "tblite_nvt.json", result)
+    said = (
+        ""
+        if errors is None
+        else (
+            f"; model MAE E {errors['energy_meV_per_atom']:.2f} meV/atom, F "
+            f"{errors['forces_meV_per_A']:.1f} meV/Å, stress {errors['stress_GPa']:.3f} GPa"
+        )
+    )
+    print(
+        f"[tblite-nvt] {len(frames)} GFN1-xTB frames over {ps:g} ps "
+        f"({_ms_per_step(records):.0f} ms/step){said} → {args.out / TBLITE_NVT}",
+        flush=True,
+    )
+
+
+def write_extxyz(path: Path, frames: Sequence[Atoms]) -> None:
+    """``frames`` as extended XYZ at ``path`` (labels as info/arrays, no calculator)."""
+    write(path, list(frames), format="extxyz")
+
+
+def model_errors(model: Path, device: str, frames: Sequence[Atoms]) -> dict[str, float]:
+    """Mean absolute errors of ``model`` against the ``energy_s0`` (eV), ``forces_s0``
+    (eV/Å) and ``stress`` (Voigt eV/Å³) labels of ``frames``: energy in meV/atom, forces
+    in meV/Å (per component), stress in GPa (per Voigt component)."""
+    calc = model_calculator(model, device)
+    de, df, ds = [], [], []
+    for frame in frames:
+        atoms = Atoms(numbers=frame.numbers, positions=frame.positions, cell=frame.cell, pbc=True)
+        atoms.calc = calc
+        de.append((atoms.get_potential_energy() - frame.info["energy_s0"]) / len(atoms))
+        df.append(np.abs(atoms.get_forces() - frame.arrays["forces_s0"]).ravel())
+        ds.append(np.abs(atoms.get_stress(voigt=True) - frame.info["stress"]))
+    return {
+        "frames": len(frames),
+        "energy_meV_per_atom": 1000.0 * float(np.abs(de).mean()),
+        "energy_bias_meV_per_atom": 1000.0 * float(np.mean(de)),
+        "forces_meV_per_A": 1000.0 * float(np.concatenate(df).mean()),
+        "stress_GPa": float(np.mean(ds)) / units.GPa,
+    }
+
+
+def reference_liquid(args: argparse.Namespace) -> tuple[list[Atoms], dict[str, Any]]:
+    """The g(r) reference: ``tblite_nvt.extxyz`` in ``--out`` if there, else the data set's
+    T300_V1 frames; with what they are (JSON-ready)."""
+    path = args.out / TBLITE_NVT
+    if path.is_file():
+        frames = read_reference(path)
+        source = "GFN1-xTB NVT (validate.py tblite-nvt) from a model-equilibrated liquid"
+        name = str(path)
+    else:
+        frames = reference_frames(read_reference(args.data))
+        source = f"the data set's tblite-driven frames of {REFERENCE}, MD from a lattice"
+        name = str(args.data)
+    for atoms in frames:
+        atoms.arrays["mol_id"] = molecule_ids(atoms)
+    times = [float(a.info["md_time_fs"]) for a in frames]
+    about = {
+        "source": source,
+        "file": name,
+        "frames": len(frames),
+        "md_time_fs": [min(times), max(times)],
+        "span_fs": max(times) - min(times),
+    }
+    return frames, about
+
+
 def stage_rdf(args: argparse.Namespace) -> None:
     """NVT MD with the model → C–C and C–H g(r) against the tblite T300_V1 frames."""
     ps, equil = _md_options(args, "rdf")
@@ -706,9 +886,7 @@ def stage_rdf(args: argparse.Namespace) -> None:
         _frame(start, x, c)
         for x, c in zip(production["positions"], production["cells"], strict=True)
     ]
-    reference = reference_frames(read_reference(args.data))
-    for atoms in reference:
-        atoms.arrays["mol_id"] = molecule_ids(atoms)
+    reference, about_reference = reference_liquid(args)
     r_max = 0.5 * min(a.cell.lengths().min() for a in [*model_frames, *reference])
     r_max = math.floor(r_max / args.bin_width) * args.bin_width
     columns: dict[str, np.ndarray] = {}
@@ -737,7 +915,6 @@ def stage_rdf(args: argparse.Namespace) -> None:
                 g2 = rdf(reference[rh:], a, b, r_max, args.bin_width, intermolecular=inter)
                 entry["tblite_halves_mean_abs_difference"] = float(np.abs(g1[1] - g2[1]).mean())
             summary[f"{pair}_{kind}"] = entry
-    times = [float(a.info["md_time_fs"]) for a in reference]
     result = {
         "stage": "rdf",
         **_provenance(args, "rdf", f" --ps {ps:g} --equil-ps {equil:g}"),
@@ -752,12 +929,7 @@ def stage_rdf(args: argparse.Namespace) -> None:
             "mean_temperature_K": float(production["temperature_K"][1:].mean()),
             "ms_per_step": _ms_per_step(records),
         },
-        "tblite": {
-            "condition": REFERENCE,
-            "frames": len(reference),
-            "md_time_fs": [min(times), max(times)],
-            "span_fs": max(times) - min(times),
-        },
+        "tblite": about_reference,
         "r_max_A": r_max,
         "bin_width_A": args.bin_width,
         "pairs": summary,
@@ -768,7 +940,7 @@ def stage_rdf(args: argparse.Namespace) -> None:
     _plot_rdf(args.out / "rdf.png", columns, result)
     print(
         f"[rdf] {len(model_frames)} model frames ({ps:g} ps) vs {len(reference)} tblite frames "
-        f"({max(times) - min(times):g} fs): "
+        f"({about_reference['span_fs']:g} fs): "
         + ", ".join(f"{k} mean |Δg| {v['mean_abs_difference']:.3f}" for k, v in summary.items())
         + f" → {args.out}/rdf.png",
         flush=True,
@@ -1230,6 +1402,7 @@ def _md_options(args: argparse.Namespace, stage: str) -> tuple[float, float]:
 
 
 RUNNERS: dict[str, Callable[[argparse.Namespace], None]] = {
+    "tblite-nvt": stage_tblite_nvt,
     "rdf": stage_rdf,
     "density": stage_density,
     "drift": stage_drift,
@@ -1247,11 +1420,20 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("stage", choices=[*STAGES, "all"])
     p.add_argument("--model", type=Path, default=MODEL, help="exported model (H, C)")
     p.add_argument("--data", type=Path, default=DATA, help="labelled extxyz (tblite MD)")
+    p.add_argument(
+        "--start", type=Path, default=START, help="tblite-nvt: liquid frames to start from"
+    )
     p.add_argument("--out", type=Path, default=OUT, help="results folder")
     p.add_argument("--work", type=Path, default=WORK, help="checkpoints folder")
     p.add_argument("--device", default="auto", help="torch device of the model")
-    p.add_argument("--ps", type=float, help="production ps (rdf 20, density 20, drift 5)")
-    p.add_argument("--equil-ps", type=float, help="equilibration ps (rdf 2, density 5, drift 2)")
+    p.add_argument(
+        "--ps", type=float, help="production ps (tblite-nvt 1, rdf 20, density 20, drift 5)"
+    )
+    p.add_argument(
+        "--equil-ps",
+        type=float,
+        help="equilibration ps (tblite-nvt 0.1, rdf 2, density 5, drift 2)",
+    )
     p.add_argument("--temperature", type=float, default=300.0, help="K")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--bin-width", type=float, default=0.05, help="rdf bin, Å")
