@@ -279,6 +279,9 @@ def test_tblite_nvt_frames_carry_their_own_labels_and_feed_the_rdf(
     rdf = json.loads((out / "rdf.json").read_text())
     assert rdf["tblite"]["frames"] == 3 and "tblite-nvt" in rdf["tblite"]["source"]
     assert (out / "rdf.png").stat().st_size > 0
+    assert validate.main(["report", "--out", str(out)]) == 0
+    report = (out / "validation.md").read_text()
+    assert "3 GFN1-xTB NVT frames it never saw" in report and "tblite_nvt.extxyz" in report
 
 
 def test_missing_files_are_one_line_errors(

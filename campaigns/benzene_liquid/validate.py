@@ -1226,11 +1226,13 @@ def stage_report(args: argparse.Namespace) -> None:
     """validation.md: every number found in --out, with what it can and cannot support."""
     found = {
         stage: json.loads((args.out / f"{stage}.json").read_text())
-        for stage in ("rdf", "density", "drift", "speed")
+        for stage in ("tblite_nvt", "rdf", "density", "drift", "speed")
         if (args.out / f"{stage}.json").is_file()
     }
     if not found:
-        raise InputError(f"no stage results (rdf/density/drift/speed .json) in {args.out}")
+        raise InputError(
+            f"no stage results (tblite_nvt/rdf/density/drift/speed .json) in {args.out}"
+        )
     text = render_report(found)
     atomic_write_text(args.out / "validation.md", text)
     print(f"[report] {', '.join(found)} → {args.out / 'validation.md'}", flush=True)
@@ -1253,6 +1255,28 @@ def render_report(found: dict[str, dict]) -> str:
         "|---|---|---|---|---|",
     ]
     how: list[str] = []
+    if "tblite_nvt" in found:
+        t = found["tblite_nvt"]
+        md, err = t["md"], t["model_errors"]
+        if err is not None:
+            lines.append(
+                f"| model error on {err['frames']} GFN1-xTB NVT frames it never saw: energy; "
+                f"forces; stress (MAE) | {err['energy_meV_per_atom']:.2f} meV/atom (bias "
+                f"{err['energy_bias_meV_per_atom']:+.2f}); {err['forces_meV_per_A']:.1f} meV/Å; "
+                f"{err['stress_GPa']:.3f} GPa | – | accuracy on the liquid GFN1-xTB itself "
+                "visits at 300 K and 0.87 g/cm³ | other densities and temperatures; "
+                f"independence beyond {md['production_ps']:g} ps of one trajectory |"
+            )
+        how.append(
+            f"- **GFN1-xTB NVT** (`tblite_nvt.extxyz`): Langevin on tblite itself (300 K, "
+            "0.5 fs, friction 0.01 fs⁻¹, centre of mass fixed: the data set's MD) from the "
+            f"model-driven liquid frame `{t['start']['frame_id']}` "
+            f"({t['start']['md_time_fs']:g} fs into its MD), {md['equilibration_ps']:g} ps "
+            f"discarded, then {md['production_ps']:g} ps ({md['frames']} frames 10 fs apart "
+            f"with their GFN1-xTB energy, forces and stress; mean T "
+            f"{md['mean_temperature_K']:.0f} K; {md['ms_per_step']:.0f} ms per step at one "
+            "thread)."
+        )
     if "rdf" in found:
         r = found["rdf"]
         md, tb = r["md"], r["tblite"]
@@ -1273,17 +1297,17 @@ def render_report(found: dict[str, dict]) -> str:
                 f"{e['mean_abs_difference']:.3f} ({', '.join(noise)}) | {mp['g']:.2f} at "
                 f"{mp['r_A']:.2f} Å | {tp['g']:.2f} at {tp['r_A']:.2f} Å | the structure at "
                 "0.87 g/cm³ and 300 K up to half the box, where Δg is near the half-vs-half "
-                "noise | order beyond 5.3 Å; a converged GFN1-xTB liquid (its frames span "
-                f"{tb['span_fs']:g} fs after a lattice start: reorientation, ps, is not "
+                f"noise | order beyond {r['r_max_A']:g} Å; slow GFN1-xTB structure (its "
+                f"frames span {tb['span_fs']:g} fs: molecular reorientation, ps, is barely "
                 "sampled) |"
             )
         how.append(
             f"- **g(r)**: model NVT Langevin (300 K, 0.5 fs, friction 0.01 fs⁻¹, centre of mass "
-            f"fixed: the data set's MD) from the first {tb['condition']} frame, "
+            "fixed: the data set's MD) from the first T300_V1 frame, "
             f"{md['equilibration_ps']:g} ps discarded, then {md['production_ps']:g} ps "
             f"({md['frames']} frames 10 fs apart, mean T {md['mean_temperature_K']:.0f} K) "
-            f"against the {tb['frames']} tblite-driven frames of {tb['condition']} (MD time "
-            f"{tb['md_time_fs'][0]:g}–{tb['md_time_fs'][1]:g} fs, one every 10 fs). Minimum "
+            f"against {tb['frames']} frames of {tb['source']} (`{Path(tb['file']).name}`, MD "
+            f"time {tb['md_time_fs'][0]:g}–{tb['md_time_fs'][1]:g} fs, one every 10 fs). Minimum "
             f"image, bins {r['bin_width_A']:g} Å up to {r['r_max_A']:g} Å, g → 1 for an ideal "
             "gas; intermolecular: pairs of different molecules (bonded components), same "
             "normalisation. Curves in `rdf.csv`, plot `rdf.png`."
