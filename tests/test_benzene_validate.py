@@ -270,7 +270,16 @@ def test_tblite_nvt_frames_carry_their_own_labels_and_feed_the_rdf(
         np.testing.assert_allclose(frame.get_stress(), atoms.get_stress(), rtol=0, atol=1e-6)
     result = json.loads((out / "tblite_nvt.json").read_text())
     assert result["md"]["frames"] == 3 and result["model_errors"]["frames"] == 3
-    assert result["model_errors"]["forces_meV_per_A"] > 0
+    errors = result["model_errors"]
+    assert errors["forces_meV_per_A"] > 0 and np.isfinite(errors["pressure_bias_error_bar"])
+    # the pressure bias recomputed by hand: the mean of P_model - P_label over the frames
+    model = validate.model_calculator(MODEL, "cpu")
+    differences = []
+    for frame in frames:
+        atoms = Atoms(frame.numbers, positions=frame.positions, cell=frame.cell, pbc=True)
+        atoms.calc = model
+        differences.append(-(atoms.get_stress()[:3].mean() - frame.get_stress()[:3].mean()))
+    assert errors["pressure_bias_bar"] == pytest.approx(np.mean(differences) / bar, rel=1e-6)
     assert "tblite-nvt" in result["command"]
     assert "3 GFN1-xTB frames" in capsys.readouterr().out
 
