@@ -1255,7 +1255,9 @@ def render_report(found: dict[str, dict]) -> str:
         "# Liquid benzene potential: validation",
         "",
         f"Model `{Path(first['model']).name}` (sha256 `{str(first['model_sha256'])[:16]}…`); "
-        "reference GFN1-xTB (tblite 0.8.0) of `campaigns/benzene_liquid/data/labelled.extxyz`. "
+        "reference GFN1-xTB (tblite 0.8.0): the data set "
+        "(`campaigns/benzene_liquid/data/labelled.extxyz`) and, where present, the GFN1-xTB "
+        "NVT frames of `tblite_nvt.extxyz`. "
         "Written by `campaigns/benzene_liquid/validate.py report` from the JSON files beside "
         "this one; 96 atoms (8 molecules) in every run.",
         "",
