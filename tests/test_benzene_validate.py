@@ -187,6 +187,18 @@ def test_tblite_density_from_synthetic_pressures(validate: ModuleType) -> None:
     assert est["density_g_cm3"] == pytest.approx(mass * _amu * 1e3 / (est["volume_A3"] * 1e-24))
 
 
+def test_pressure_sets_are_the_data_set_and_the_driven_sets_beside_it(
+    validate: ModuleType, tmp_path: Path
+) -> None:
+    data = tmp_path / "labelled.extxyz"
+    for sub in ("driven_2", "driven_1"):
+        (tmp_path / sub).mkdir()
+        (tmp_path / sub / "labelled.extxyz").touch()
+    (tmp_path / "work").mkdir()  # a folder without a labelled set is not one
+    names = [p.relative_to(tmp_path).as_posix() for p in validate.pressure_sets(data)]
+    assert names == ["labelled.extxyz", "driven_1/labelled.extxyz", "driven_2/labelled.extxyz"]
+
+
 # ---------------------------------------------------------------- a stage end to end
 
 

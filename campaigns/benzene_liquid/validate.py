@@ -19,7 +19,8 @@ Stages (``all`` runs them in this order); each writes its results into ``--out``
   ``rdf.json``.
 - ``density``: NPT (ASE ``LangevinBAOAB``, isotropic, 300 K, 1 atm; ``--equil-ps`` 5,
   then ``--ps`` 20) → mean density with a block-averaged error; GFN1-xTB's density from
-  the data set's P(V) at 300 K (``density_at_pressure``). ``density.json``, ``density.csv``.
+  the P(V) at 300 K of the data set and of the model-driven sets beside it
+  (``pressure_sets``, ``density_at_pressure``). ``density.json``, ``density.csv``.
 - ``drift``: NVE (velocity Verlet, 0.5 fs) for ``--ps`` 5 after ``--equil-ps`` 2 of NVT:
   drift of the total energy per atom per ps, from a linear fit. ``drift.json``, ``drift.csv``.
 - ``speed``: ms per MD step of the model in ASE and (plugin built) LAMMPS against one
@@ -292,6 +293,14 @@ def label_pressure(atoms: Atoms, temperature_K: float, n_fixed_dof: int = 3) -> 
     virial = -float(np.mean(atoms.get_stress(voigt=True)[:3]))
     n_dof = 3 * len(atoms) - n_fixed_dof
     return virial + n_dof * units.kB * temperature_K / (3.0 * atoms.get_volume())
+
+
+def pressure_sets(data: Path) -> list[Path]:
+    """The labelled sets whose pressures give GFN1-xTB's P(V): ``data`` (tblite-driven MD)
+    and the model-driven ``*/labelled.extxyz`` beside it (``make_data.py --driver``; their
+    configurations are the driver's, so their mean label pressure is GFN1-xTB's to first
+    order). Each trajectory (``subset``) stays its own (V, P) point."""
+    return [data, *sorted(data.parent.glob("*/labelled.extxyz"))]
 
 
 def tblite_density(frames: Sequence[Atoms], temperature_K: float, n_blocks: int) -> dict:
@@ -1022,7 +1031,8 @@ def stage_density(args: argparse.Namespace) -> None:
     """NPT MD with the model → mean density; GFN1-xTB's density from P(V) of the data."""
     ps, equil = _md_options(args, "density")
     try:
-        reference = tblite_density(read_reference(args.data), args.temperature, args.tblite_blocks)
+        frames = [a for path in pressure_sets(args.data) for a in read_reference(path)]
+        reference = tblite_density(frames, args.temperature, args.tblite_blocks)
     except InputError as why:
         if not args.data.is_file():
             raise
