@@ -34,6 +34,8 @@ EXAMPLE = ROOT / "examples" / "lammps" / "benzene"
 
 @pytest.fixture(scope="module")
 def validate() -> ModuleType:
+    if str(SCRIPT.parent) not in sys.path:
+        sys.path.insert(0, str(SCRIPT.parent))  # the script imports its sibling split_data.py
     return load_script(SCRIPT, "benzene_validate")
 
 

@@ -54,6 +54,7 @@ import time
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -68,6 +69,7 @@ from ase.md.md import MolecularDynamics
 from ase.md.velocitydistribution import Stationary, thermalize_momenta
 from ase.md.verlet import VelocityVerlet
 from ase.units import _amu
+from split_data import data_files  # the sibling script: which labelled sets a folder holds
 
 from fusionpot import FusionCalculator
 from fusionpot._io import atomic_write, atomic_write_text
@@ -299,8 +301,13 @@ def pressure_sets(data: Path) -> list[Path]:
     """The labelled sets whose pressures give GFN1-xTB's P(V): ``data`` (tblite-driven MD)
     and the model-driven ``*/labelled.extxyz`` beside it (``make_data.py --driver``; their
     configurations are the driver's, so their mean label pressure is GFN1-xTB's to first
-    order). Each trajectory (``subset``) stays its own (V, P) point."""
-    return [data, *sorted(data.parent.glob("*/labelled.extxyz"))]
+    order; ``split_data.data_files`` says which sets a data folder holds). Each trajectory
+    (``subset``) stays its own (V, P) point."""
+    try:
+        in_folder = data_files(data.parent)
+    except FileNotFoundError:  # nothing there: reading ``data`` names the missing file
+        in_folder = []
+    return [data, *(path for path in in_folder if path.parent != data.parent)]
 
 
 def tblite_density(frames: Sequence[Atoms], temperature_K: float, n_blocks: int) -> dict:
@@ -622,11 +629,15 @@ def reference_frames(frames: Sequence[Atoms], subset: str = REFERENCE) -> list[A
     return sorted(chosen, key=lambda a: int(a.info["md_step"]))
 
 
+def unlabelled(frame: Atoms) -> Atoms:
+    """``frame``'s numbers, positions and cell, periodic; no labels, no calculator."""
+    return Atoms(numbers=frame.numbers, positions=frame.positions, cell=frame.cell, pbc=True)
+
+
 def start_cell(frames: Sequence[Atoms]) -> Atoms:
     """The first T300_V1 frame (the geometry of examples/lammps/benzene/benzene.data),
     without labels, with ``arrays["mol_id"]`` (``molecule_ids``)."""
-    first = reference_frames(frames)[0]
-    atoms = Atoms(numbers=first.numbers, positions=first.positions, cell=first.cell, pbc=True)
+    atoms = unlabelled(reference_frames(frames)[0])
     atoms.arrays["mol_id"] = molecule_ids(atoms)
     return atoms
 
@@ -644,7 +655,7 @@ def liquid_start(frames: Sequence[Atoms], temperature_K: float) -> Atoms:
     if not chosen:
         raise InputError(f"no frame at {temperature_K:g} K and volume scale 1 to start from")
     last = max(chosen, key=lambda a: float(a.info["md_time_fs"]))
-    atoms = Atoms(numbers=last.numbers, positions=last.positions, cell=last.cell, pbc=True)
+    atoms = unlabelled(last)
     atoms.arrays["mol_id"] = molecule_ids(atoms)
     atoms.info["frame_id"] = str(last.info.get("frame_id", ""))
     atoms.info["md_time_fs"] = float(last.info["md_time_fs"])
@@ -775,8 +786,8 @@ def stage_tblite_nvt(args: argparse.Namespace) -> None:
     production = records["production"]
     frames = []
     for k in range(len(production["positions"])):
-        frame = _frame(atoms, production["positions"][k], production["cells"][k])
-        del frame.arrays["mol_id"]
+        positions, cell = production["positions"][k], production["cells"][k]
+        frame = Atoms(numbers=atoms.numbers, positions=positions, cell=cell, pbc=True)
         frame.info.update(
             md_time_fs=1000.0 * equil + 10.0 * k,
             temperature_K=args.temperature,
@@ -790,7 +801,7 @@ def stage_tblite_nvt(args: argparse.Namespace) -> None:
         frame.info["stress"] = np.asarray(production["stress"][k])
         frames.append(frame)
     args.out.mkdir(parents=True, exist_ok=True)
-    atomic_write(args.out / TBLITE_NVT, lambda tmp: write_extxyz(tmp, frames))
+    atomic_write(args.out / TBLITE_NVT, partial(write, images=frames, format="extxyz"))
     errors = model_errors(args.model, args.device, frames) if args.model.is_file() else None
     result = {
         "stage": "tblite-nvt",
@@ -829,11 +840,6 @@ def stage_tblite_nvt(args: argparse.Namespace) -> None:
     )
 
 
-def write_extxyz(path: Path, frames: Sequence[Atoms]) -> None:
-    """``frames`` as extended XYZ at ``path`` (labels as info/arrays, no calculator)."""
-    write(path, list(frames), format="extxyz")
-
-
 def model_errors(model: Path, device: str, frames: Sequence[Atoms]) -> dict[str, float]:
     """Mean absolute errors of ``model`` against the ``energy_s0`` (eV), ``forces_s0``
     (eV/Å) and ``stress`` (Voigt eV/Å³) labels of ``frames``: energy in meV/atom, forces
@@ -844,7 +850,7 @@ def model_errors(model: Path, device: str, frames: Sequence[Atoms]) -> dict[str,
     calc = model_calculator(model, device)
     de, df, ds, dp = [], [], [], []
     for frame in frames:
-        atoms = Atoms(numbers=frame.numbers, positions=frame.positions, cell=frame.cell, pbc=True)
+        atoms = unlabelled(frame)
         atoms.calc = calc
         de.append((atoms.get_potential_energy() - frame.info["energy_s0"]) / len(atoms))
         df.append(np.abs(atoms.get_forces() - frame.arrays["forces_s0"]).ravel())
@@ -1158,8 +1164,6 @@ def stage_speed(args: argparse.Namespace) -> None:
         print(f"[speed] LAMMPS: {lammps:.1f} ms/step", flush=True)
     xtb_ms = None
     if args.xtb_calls > 0:
-        from fusionpot.labels.xtb import XTBLabeller
-
         xtb = XTBLabeller(method="GFN1-xTB").calculator()
         cell = start_cell(frames)
         times = []
