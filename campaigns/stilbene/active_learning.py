@@ -62,8 +62,8 @@ def step_data(round_dir: Path) -> None:
 
 def step_train(round_dir: Path, n_members: int) -> None:
     config = yaml.safe_load((HERE / "train_s012.yaml").read_text())
-    config["data"]["train"] = str(round_dir / "data" / "train.extxyz")
-    config["data"]["test"] = str(round_dir / "data" / "test.extxyz")
+    config["data"]["train"] = "data/train.extxyz"  # relative to train.yaml
+    config["data"]["test"] = "data/test.extxyz"
     path = round_dir / "train.yaml"
     path.write_text(yaml.safe_dump(config, sort_keys=False))
     done = [p for p in members(round_dir) if (p.parent / "report.md").exists()]
@@ -89,7 +89,7 @@ def step_minima(round_dir: Path) -> None:
 
 
 def step_dynamics(round_dir: Path, n_traj: int, max_time: float) -> None:
-    models = [str(p) for p in members(round_dir)]
+    models = [str(p.relative_to(REPO)) for p in members(round_dir)]  # run from the repository
     for name in ("cis", "trans"):
         if (round_dir / f"namd_{name}" / "run.h5").exists():
             continue
