@@ -52,15 +52,17 @@ def find_minimum(
 ) -> ase.Atoms:
     """Relax ``start`` on ``state`` to max |F| < ``fmax`` eV/Å until every normal mode is
     real (:func:`~fusionpot.namd.initial.harmonic_analysis`, one Hessian per
-    relaxation); each time a mode is imaginary,
-    move ``step`` Å (norm of the mass-weighted displacement, converted to Cartesian) along
-    the softest mode and relax again, at most ``max_restarts`` times (then ``ValueError``).
+    relaxation); each time a mode is imaginary, push along the softest mode and relax
+    again, at most ``max_restarts`` times (then ``ValueError``). The k-th push (k = 0, 1,
+    ...) is ``step``·2^k Å·amu^½ in mass-weighted coordinates, converted to Cartesian: on a
+    shallow saddle (e.g. a phenyl torsion of planar trans-stilbene at −60 cm⁻¹) a small
+    push leaves every force below ``fmax`` and the relaxation would stop where it started.
     Returns a new ``Atoms`` (numbers and positions only)."""
     atoms = ase.Atoms(start.numbers, start.positions)
     masses = torch.tensor(atoms.get_masses(), dtype=torch.float64)
     numbers = torch.tensor(atoms.numbers)
     inv_sqrt_m = (masses**-0.5)[:, None].numpy()
-    for _ in range(max_restarts + 1):
+    for restart in range(max_restarts + 1):
         atoms.calc = ProviderCalculator(provider, state)
         BFGS(atoms, logfile=None).run(fmax=fmax, steps=5000)
         positions = torch.tensor(atoms.positions, dtype=torch.float64)
@@ -68,5 +70,8 @@ def find_minimum(
         if bool((omega2 >= 0).all()):
             return ase.Atoms(atoms.numbers, atoms.positions)
         softest = modes[0].numpy() * inv_sqrt_m  # Cartesian, unit mass-weighted norm
-        atoms = ase.Atoms(atoms.numbers, atoms.positions + step * softest)
-    raise ValueError(f"no minimum of state {state} after {max_restarts} restarts from saddles")
+        atoms = ase.Atoms(atoms.numbers, atoms.positions + step * 2**restart * softest)
+    raise ValueError(
+        f"no minimum of state {state} after {max_restarts} restarts from saddles "
+        f"(softest mode ω² {float(omega2[0]):.3g} fs⁻² at the last one)"
+    )
