@@ -300,8 +300,10 @@ def run_demo(
     times, populations, rate, plot, summary = surface_hopping(
         folder, n_traj, max_time, output, device, seed, echo
     )
+    split = json.loads((folder / SPLIT).read_text())
+    n_frames = sum(len(s["train"]) + len(s["test"]) for s in split.values() if isinstance(s, dict))
     echo(
-        f"\nThe active-learning potential of round 2, from 135 frames (see "
+        f"\nThe active-learning potential from {n_frames} labelled frames (see "
         f"{folder / 'MODEL.md'}): not yet fit for production photodynamics."
     )
     return DemoResult(n_parameters, table, times, populations, rate, plot, summary)

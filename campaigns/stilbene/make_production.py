@@ -5,7 +5,7 @@ measure it against the demo potential and stock MACE on the same held-out frames
 
 1. exports ``committee/round_N/member_0/model.pth`` (float32) to ``stilbene_s012.pt``, with
    its split (``stilbene_s012_split.json``) and training config (``stilbene_s012_train.yaml``,
-   data paths relative to the repository) beside it: what ``fusionpot demo`` reads;
+   data paths relative to it) beside it: what ``fusionpot demo`` reads;
 2. relaxes its cis and trans S0 minima (``stilbene_s012_{cis,trans}_minimum.xyz``; BFGS
    from the MRSF-labelled xTB minima of the seed set);
 3. evaluates on the round's fixed test split (``committee/round_N/data/test.extxyz``):
@@ -29,7 +29,7 @@ import ase
 import ase.io
 import torch
 import yaml
-from paths import POTENTIALS, REPO
+from paths import POTENTIALS
 from stilbene_common import TORSION, held_out_errors, xtb_minima
 
 from fusionpot import FusionCalculator
@@ -76,7 +76,8 @@ def write_provenance(round_dir: Path) -> None:
     for part in ("train", "test"):
         paths = config["data"][part]
         paths = paths if isinstance(paths, list) else [paths]
-        config["data"][part] = [os.path.relpath(path, REPO) for path in paths]
+        # relative to the config's folder, there and here (as `fusionpot train` reads them)
+        config["data"][part] = [os.path.relpath(round_dir / path, POTENTIALS) for path in paths]
     header = f"# the training config of stilbene_s012.pt ({round_dir.name}, member 0, seed 0)\n"
     for name, text in (
         ("stilbene_s012_split.json", split),
