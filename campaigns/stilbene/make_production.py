@@ -1,9 +1,12 @@
 """Export the stilbene S0/S1/S2 production potential from an active-learning round and
 measure it against the demo potential and stock MACE on the same held-out frames.
 
-    python campaigns/stilbene/make_production.py 2 [--mace-run committee/round_2/mace]
+    python campaigns/stilbene/make_production.py 3 --member 2 [--mace-run committee/round_3/mace]
 
-1. exports ``committee/round_N/member_0/model.pth`` (float32) to ``stilbene_s012.pt``, with
+1. exports ``committee/round_N/member_K/model.pth`` (float32; K from ``--member``, default
+   0; choose the member by a dynamics screen of ``examples/stilbene/run_study.py``, as
+   held-out errors alone do not show a member that pulls molecules apart) to
+   ``stilbene_s012.pt``, with
    its split (``stilbene_s012_split.json``) and training config (``stilbene_s012_train.yaml``,
    data paths relative to it) beside it: what ``fusionpot demo`` reads;
 2. relaxes its cis and trans S0 minima (``stilbene_s012_{cis,trans}_minimum.xyz``; BFGS
@@ -69,7 +72,7 @@ def call_time_ms(model: Path | str, molecule: ase.Atoms, n: int, repeats: int = 
     return 1000 * (time.perf_counter() - start) / repeats
 
 
-def write_provenance(round_dir: Path) -> None:
+def write_provenance(round_dir: Path, member: int, seed: int) -> None:
     """The round's split and training config beside the production model (atomically)."""
     split = (round_dir / "data" / "split.json").read_text()
     config = yaml.safe_load((round_dir / "train.yaml").read_text())
@@ -78,7 +81,11 @@ def write_provenance(round_dir: Path) -> None:
         paths = paths if isinstance(paths, list) else [paths]
         # relative to the config's folder, there and here (as `fusionpot train` reads them)
         config["data"][part] = [os.path.relpath(round_dir / path, POTENTIALS) for path in paths]
-    header = f"# the training config of stilbene_s012.pt ({round_dir.name}, member 0, seed 0)\n"
+    config["seed"] = seed
+    header = (
+        f"# the training config of stilbene_s012.pt ({round_dir.name}, member {member}, "
+        f"seed {seed})\n"
+    )
     for name, text in (
         ("stilbene_s012_split.json", split),
         ("stilbene_s012_train.yaml", header + yaml.safe_dump(config, sort_keys=False)),
@@ -92,13 +99,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("round", type=int)
     parser.add_argument("--mace-run", type=Path, default=None)
+    parser.add_argument("--member", type=int, default=0, help="committee member to export")
     args = parser.parse_args()
     torch.set_num_threads(1)
     round_dir = HERE / "committee" / f"round_{args.round}"
+    chosen = round_dir / f"member_{args.member}" / "model.pth"
+    if not chosen.exists():
+        raise SystemExit(f"make_production.py: {chosen} is missing (train the round first)")
     members = sorted(round_dir.glob("member_*/model.pth"))
-    export_model(load_eager(members[0]), PRODUCTION, dtype="float32")
-    print(f"exported {members[0]} -> {PRODUCTION}")
-    write_provenance(round_dir)
+    export_model(load_eager(chosen), PRODUCTION, dtype="float32")
+    print(f"exported {chosen} -> {PRODUCTION}")
+    seed = int(yaml.safe_load((chosen.parent / "config.yaml").read_text())["seed"])
+    write_provenance(round_dir, args.member, seed)
     relax_minima(PRODUCTION)
     test = ase.io.read(round_dir / "data" / "test.extxyz", index=":")
     assert isinstance(test, list)
@@ -110,9 +122,10 @@ def main() -> None:
         if a.info.get("data_source") != "seed" and a.info["frame_id"] not in demo_train
     ]
     results: dict[str, dict[str, float]] = {}
-    results["production (member 0)"] = held_out_errors(PRODUCTION, test)
-    for k, member in enumerate(members[1:], start=1):
-        results[f"member {k}"] = held_out_errors(member, test)
+    results[f"production (member {args.member})"] = held_out_errors(PRODUCTION, test)
+    for member in members:
+        if member != chosen:
+            results[member.parent.name.replace("_", " ")] = held_out_errors(member, test)
     if args.mace_run is not None and (args.mace_run / "model.pth").exists():
         results["stock MACE, same split"] = held_out_errors(args.mace_run / "model.pth", test)
     results["production on demo-unseen"] = held_out_errors(PRODUCTION, unseen_by_demo)

@@ -782,7 +782,7 @@ def write_report(
         "## Products (fractions of all trajectories, 95 % bootstrap CI, count)",
         "",
         "| ensemble | cis | trans | DHP | undetermined | of which: still excited / on S0 "
-        "outside every region / unfinished |",
+        "outside every region / on S0 broken apart / unfinished |",
         "|---|---:|---:|---:|---:|---:|",
     ]
     for name in ENSEMBLES:
@@ -791,8 +791,9 @@ def write_report(
         lines.append(
             f"| {name} | {_fmt_yield(q['cis'])} | {_fmt_yield(q['trans'])} | "
             f"{_fmt_yield(q['DHP'])} | {_fmt_yield(u)} | {u['still_excited']} / "
-            f"{u['no_product_region']} / {u['unfinished']} |"
+            f"{u['no_product_region']} / {u.get('broken', 0)} / {u['unfinished']} |"
         )
+    lines += ["", *_broken_lines(analyses, facts)]
     lines += [
         "",
         "## Hops",
@@ -854,6 +855,27 @@ def write_report(
     path = out / "report.md"
     atomic_write_text(path, "\n".join(lines))
     return path
+
+
+def _broken_lines(analyses: dict[str, dict], facts: dict[str, dict]) -> list[str]:
+    """What the report says about molecules the potential pulled apart."""
+    counts = {name: analyses[name].get("broken", {}).get("count", 0) for name in ENSEMBLES}
+    if not any(counts.values()):
+        return [
+            "No molecule broke apart (no bond of a trajectory's first geometry stretched "
+            "beyond 1.5× its covalent length at any recorded geometry, every 5 fs)."
+        ]
+    parts = []
+    for name in ENSEMBLES:
+        times = analyses[name]["broken"]["times_fs"]
+        when = f", median {np.median(times):.0f} fs" if times else ""
+        parts.append(f"{name} {counts[name]} of {facts[name]['n_traj']}{when}")
+    return [
+        "**Molecules broke apart** (a bond of the first geometry beyond 1.5× its covalent "
+        f"length): {'; '.join(parts)}. What a broken molecule does is an artefact of the "
+        "potential: such a trajectory is censored at the break in the lifetime and counts "
+        "as undetermined, never as a product."
+    ]
 
 
 def _spread_section(spread: dict[str, Any], n_members: int) -> list[str]:

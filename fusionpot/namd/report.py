@@ -22,6 +22,7 @@ from fusionpot.namd.analysis import (
     quantum_yields,
     state_fractions,
 )
+from fusionpot.namd.integrity import BROKEN, first_breaks
 
 __all__ = ["analyse_run", "hop_counts", "load_product_rules"]
 
@@ -82,6 +83,42 @@ def _final_by_trajectory(data: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
     return active, row
 
 
+def break_times(data: dict[str, Any]) -> np.ndarray:
+    """Time (fs) of each trajectory's first recorded geometry with a broken bond
+    (:mod:`fusionpot.namd.integrity`; the recorded ``positions`` and then the final
+    geometry are checked), NaN where the molecule stayed whole or nothing was recorded:
+    [n_traj], aligned with ``traj_id``."""
+    n_traj = len(data["traj_id"])
+    out = np.full(n_traj, np.nan)
+    if "numbers" not in data or "positions" not in data:
+        return out
+    _, row = _final_by_trajectory(data)
+    has_final = row >= 0
+    final = np.full((n_traj, 1, *data["positions"].shape[2:]), np.nan)
+    final[has_final, 0] = data["final"]["positions"][row[has_final]]
+    final_time = np.full((n_traj, 1), np.nan)
+    final_time[has_final, 0] = data["final"]["time"][row[has_final]]
+    recorded_time = np.broadcast_to(
+        data["time"][data["geometry_step"]], data["positions"].shape[:2]
+    )
+    paths = np.concatenate([data["positions"], final], axis=1)
+    path_times = np.concatenate([recorded_time, final_time], axis=1)
+    first = first_breaks(data["numbers"], paths)
+    broke = first >= 0
+    out[broke] = path_times[np.flatnonzero(broke), first[broke]]
+    return out
+
+
+def _censor(time: np.ndarray, active: np.ndarray, t_break: np.ndarray) -> np.ndarray:
+    """``active`` [n_traj, n_frames] with every frame from a trajectory's break on (NaN
+    in ``t_break``: none) marked stopped (−1), so a lifetime is censored there."""
+    censored = active.copy()
+    after = time[None, :] >= np.where(np.isnan(t_break), np.inf, t_break)[:, None]
+    after[:, 0] = False  # the first frame stays: a trajectory needs one record
+    censored[after] = -1
+    return censored
+
+
 def analyse_run(
     run_path: str | os.PathLike[str],
     products_path: str | os.PathLike[str] | None = None,
@@ -97,8 +134,11 @@ def analyse_run(
     The lifetime is :func:`~fusionpot.namd.analysis.fit_lifetime` (Kaplan–Meier with
     censoring; "not reached" below ``min_decayed``/``min_fraction``). Yields count a
     trajectory for a product only if it ended on S0 in that product's region; the rest
-    are "undetermined" (split in the JSON into still excited, on S0 in no region, and
-    unfinished). Every fraction is of all trajectories, with its bootstrap interval.
+    are "undetermined" (split in the JSON into still excited, on S0 in no region, on S0
+    with the molecule broken apart, and unfinished). A trajectory whose molecule broke
+    (:func:`break_times`) is censored at the break in the lifetime and is never a product;
+    the populations plot shows the dynamics as run. Every fraction is of all
+    trajectories, with its bootstrap interval.
     """
     data = load_run(run_path)
     out = Path(out_dir) if out_dir is not None else Path(run_path).parent
@@ -113,9 +153,24 @@ def analyse_run(
         f"{n_traj} trajectories, {time[-1]:.1f} fs; {hops['accepted']} hops "
         f"({hops['up']} up, {hops['down']} down), {hops['frustrated']} frustrated"
     ]
+    t_break = break_times(data)
+    broke = ~np.isnan(t_break)
+    result["broken"] = {
+        "count": int(broke.sum()),
+        "times_fs": [float(t) for t in t_break[broke]],
+        "criterion": f"a bond of the first geometry longer than {BROKEN} x the sum of its "
+        "atoms' covalent radii (fusionpot.namd.integrity)",
+    }
+    if broke.any():
+        lines.append(
+            f"{int(broke.sum())} of {n_traj} molecules broke apart (a bond beyond {BROKEN}× its "
+            f"covalent length; first at {np.min(t_break[broke]):.0f} fs, median "
+            f"{np.median(t_break[broke]):.0f} fs): censored there in the lifetime, "
+            "undetermined in the yields — an artefact of the potential"
+        )
     lifetime = fit_lifetime(
         time,
-        data["active"],
+        _censor(time, data["active"], t_break),
         n_boot=min(n_boot, 200),
         seed=seed,
         min_decayed=min_decayed,
@@ -130,12 +185,14 @@ def analyse_run(
         labels = np.full(n_traj, "other", dtype=object)
         has_final = row >= 0
         labels[has_final] = classify(data["final"]["positions"][row[has_final]], variables, rules)
+        labels[broke] = "other"  # a broken molecule is no product
         outcome = outcomes(labels, final_active)
         names = [r.name for r in rules] + [UNDETERMINED]
         yields = quantum_yields(outcome, names, n_boot=n_boot, seed=seed)
         reasons = {
             "still_excited": int((final_active > 0).sum()),
-            "no_product_region": int(((final_active == 0) & (labels == "other")).sum()),
+            "no_product_region": int(((final_active == 0) & (labels == "other") & ~broke).sum()),
+            "broken": int(((final_active == 0) & broke).sum()),
             "unfinished": int((~has_final).sum()),
         }
         result["quantum_yields"] = {
@@ -156,6 +213,7 @@ def analyse_run(
         lines.append(
             f"  {UNDETERMINED} = {reasons['still_excited']} still excited + "
             f"{reasons['no_product_region']} on S0 outside every product region + "
+            f"{reasons['broken']} on S0 broken apart + "
             f"{reasons['unfinished']} unfinished"
         )
     (out / "analysis.json").write_text(json.dumps(result, indent=2))
