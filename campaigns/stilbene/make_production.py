@@ -4,13 +4,15 @@ measure it against the demo potential and stock MACE on the same held-out frames
     python campaigns/stilbene/make_production.py 3 --member 2 [--mace-run committee/round_3/mace]
 
 1. exports ``committee/round_N/member_K/model.pth`` (float32; K from ``--member``, default
-   0; choose the member by a dynamics screen of ``examples/stilbene/run_study.py``, as
-   held-out errors alone do not show a member that pulls molecules apart) to
-   ``stilbene_s012.pt``, with
-   its split (``stilbene_s012_split.json``) and training config (``stilbene_s012_train.yaml``,
-   data paths relative to it) beside it: what ``fusionpot demo`` reads;
+   0) to ``stilbene_s012.pt``, with its split (``stilbene_s012_split.json``) and training
+   config (``stilbene_s012_train.yaml``, data paths relative to it) beside it: what
+   ``fusionpot demo`` reads. Choose the member by a dynamics screen first
+   (``examples/stilbene/run_study.py --model M --n-cis 32 --time 250``: no broken
+   molecule); held-out errors alone do not show a member that pulls molecules apart;
 2. relaxes its cis and trans S0 minima (``stilbene_s012_{cis,trans}_minimum.xyz``; BFGS
-   from the MRSF-labelled xTB minima of the seed set);
+   from the MRSF-labelled xTB minima of the seed set) and stops, leaving every shipped
+   file as it was, unless the cis minimum has a C=C torsion |φ| ≤ 60° and the trans one
+   |φ| ≥ 150° (the model is exported to a hidden candidate file first);
 3. evaluates on the round's fixed test split (``committee/round_N/data/test.extxyz``):
    the production model, the committee's other members, stock MACE trained on the same
    split (if ``--mace-run`` holds its ``model.pth``) and the demo potential, the latter
@@ -46,20 +48,51 @@ DEMO_SPLIT = POTENTIALS / "stilbene_s012_demo_split.json"
 PRODUCTION = POTENTIALS / "stilbene_s012.pt"
 
 
-def relax_minima(model: Path) -> None:
+#: |C=C torsion| (degrees) a production model's S0 minima must keep: cis below, trans above
+CIS_MAX_DEG, TRANS_MIN_DEG = 60.0, 150.0
+
+
+def relax_minima(model: Path) -> dict[str, ase.Atoms]:
+    """S0 minima of ``model`` from the MRSF-labelled xTB cis and trans minima (BFGS, every
+    normal mode real), each with its S0 energy (eV) in ``info["energy_s0"]``."""
     from fusionpot.namd import ExportedModelProvider, find_minimum
 
     provider = ExportedModelProvider(model)
+    minima = {}
     for name, start in xtb_minima().items():
-        out = POTENTIALS / f"stilbene_s012_{name}_minimum.xyz"
         atoms = find_minimum(provider, start)
         atoms.calc = FusionCalculator(model, device="cpu", state=0)
         energy = atoms.get_potential_energy()
+        minimum = ase.Atoms(atoms.numbers, atoms.positions)
+        minimum.info["energy_s0"] = energy
+        minima[name] = minimum
+        print(f"{name}: torsion {atoms.get_dihedral(*TORSION):.1f}°")
+    return minima
+
+
+def check_minima(minima: dict[str, ase.Atoms], member: Path) -> None:
+    """Stop (SystemExit) unless the cis minimum has |φ| ≤ CIS_MAX_DEG and the trans one
+    |φ| ≥ TRANS_MIN_DEG: a model whose trans-stilbene slides to a twisted S0 minimum
+    cannot start the study's trans ensemble (round 3's member 2: 73°)."""
+    torsion = {
+        name: abs(180.0 - abs(180.0 - a.get_dihedral(*TORSION))) for name, a in minima.items()
+    }
+    if torsion["cis"] > CIS_MAX_DEG or torsion["trans"] < TRANS_MIN_DEG:
+        raise SystemExit(
+            f"make_production.py: {member}'s S0 minima are not stilbene's: cis |φ| = "
+            f"{torsion['cis']:.0f}° (want ≤ {CIS_MAX_DEG:.0f}°), trans |φ| = "
+            f"{torsion['trans']:.0f}° (want ≥ {TRANS_MIN_DEG:.0f}°); {PRODUCTION.name} unchanged"
+        )
+
+
+def write_minima(minima: dict[str, ase.Atoms]) -> None:
+    for name, atoms in minima.items():
+        out = POTENTIALS / f"stilbene_s012_{name}_minimum.xyz"
+        energy = atoms.info.pop("energy_s0")
         comment = f"{name} S0 minimum of stilbene_s012.pt (all modes real; E_S0 {energy:.4f} eV)"
         tmp = out.with_name(f".{out.name}.tmp")
-        ase.io.write(tmp, ase.Atoms(atoms.numbers, atoms.positions), format="xyz", comment=comment)
+        ase.io.write(tmp, atoms, format="xyz", comment=comment)
         os.replace(tmp, out)
-        print(f"{name}: torsion {atoms.get_dihedral(*TORSION):.1f}°")
 
 
 def call_time_ms(model: Path | str, molecule: ase.Atoms, n: int, repeats: int = 5) -> float:
@@ -107,11 +140,19 @@ def main() -> None:
     if not chosen.exists():
         raise SystemExit(f"make_production.py: {chosen} is missing (train the round first)")
     members = sorted(round_dir.glob("member_*/model.pth"))
-    export_model(load_eager(chosen), PRODUCTION, dtype="float32")
+    candidate = PRODUCTION.with_name(f".{PRODUCTION.name}.candidate")
+    export_model(load_eager(chosen), candidate, dtype="float32")
+    minima = relax_minima(candidate)
+    try:
+        check_minima(minima, chosen)
+    except SystemExit:
+        candidate.unlink()
+        raise
+    os.replace(candidate, PRODUCTION)
     print(f"exported {chosen} -> {PRODUCTION}")
     seed = int(yaml.safe_load((chosen.parent / "config.yaml").read_text())["seed"])
     write_provenance(round_dir, args.member, seed)
-    relax_minima(PRODUCTION)
+    write_minima(minima)
     test = ase.io.read(round_dir / "data" / "test.extxyz", index=":")
     assert isinstance(test, list)
     demo_train = set(json.loads(DEMO_SPLIT.read_text())["campaign"]["train"])
