@@ -9,11 +9,10 @@ test: demo (here and test_demo.py), label and namd/namd-analyze (here), sample
 import json
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 
 import ase.io
-import numpy as np
+from stilbene_run import short_stilbene_run
 
 from fusionpot import __version__
 from fusionpot.cli import main
@@ -63,31 +62,7 @@ def test_label_with_xtb(tmp_path: Path, capsys) -> None:
 def test_namd_then_namd_analyze_on_its_run(tmp_path: Path, capsys) -> None:
     """A real run of the shipped stilbene potential, then its analysis with the stilbene
     products: the positional argument ``run`` once clashed with the command dispatch."""
-    trans = ase.io.read(STILBENE / "stilbene_s012_demo_trans_minimum.xyz")
-    rng = np.random.default_rng(0)
-    frames = []
-    for state in (0, 0, 1, 1):  # two on S0 (products can be counted), two on S1
-        atoms = trans.copy()
-        atoms.positions += rng.normal(scale=0.02, size=atoms.positions.shape)
-        atoms.info["state"] = state
-        frames.append(atoms)
-    ase.io.write(tmp_path / "initial.extxyz", frames)
-    config = tmp_path / "stilbene.yaml"
-    config.write_text(
-        textwrap.dedent(
-            f"""
-            provider:
-              factory: fusionpot.namd:ExportedModelProvider
-              kwargs: {{model: {STILBENE / "stilbene_s012_demo.pt"}, device: cpu}}
-            initial: {{file: {{path: initial.extxyz}}}}
-            dynamics: {{dt: 0.5, n_substeps: 20, coupling: ktdc, rescale: velocity}}
-            stop: {{max_time: 2.0}}
-            run: {{seed: 1, output: out, geometry_stride: 2}}
-            """
-        )
-    )
-    assert main(["namd", str(config), "--no-progress"]) == 0
-    run_file = tmp_path / "out" / "run.h5"
+    run_file = short_stilbene_run(tmp_path, [0, 0, 1, 1])  # two on S0, two on S1
     assert capsys.readouterr().out.strip() == str(run_file)
     products = REPO / "examples" / "namd" / "stilbene_products.yaml"
     analysis = tmp_path / "analysis"

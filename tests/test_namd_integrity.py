@@ -4,12 +4,12 @@ lifetime at the break."""
 from __future__ import annotations
 
 import json
-import textwrap
 from pathlib import Path
 
 import ase.io
 import h5py
 import numpy as np
+from stilbene_run import TRANS_MINIMUM, short_stilbene_run
 
 from fusionpot.cli import main
 from fusionpot.namd.analysis import fit_lifetime
@@ -47,31 +47,8 @@ def test_censoring_keeps_an_arrival_before_the_break_and_drops_one_after() -> No
 def test_namd_analyze_counts_a_broken_molecule_as_no_product(tmp_path: Path, capsys) -> None:
     """A real run of the shipped demonstration potential; one trajectory's recorded and
     final geometries then lose an H atom: it is undetermined, not trans."""
-    trans = ase.io.read(STILBENE / "stilbene_s012_demo_trans_minimum.xyz")
-    rng = np.random.default_rng(0)
-    frames = []
-    for _ in range(4):
-        atoms = trans.copy()
-        atoms.positions += rng.normal(scale=0.02, size=atoms.positions.shape)
-        atoms.info["state"] = 0
-        frames.append(atoms)
-    ase.io.write(tmp_path / "initial.extxyz", frames)
-    config = tmp_path / "stilbene.yaml"
-    config.write_text(
-        textwrap.dedent(
-            f"""
-            provider:
-              factory: fusionpot.namd:ExportedModelProvider
-              kwargs: {{model: {STILBENE / "stilbene_s012_demo.pt"}, device: cpu}}
-            initial: {{file: {{path: initial.extxyz}}}}
-            dynamics: {{dt: 0.5, n_substeps: 20, coupling: ktdc, rescale: velocity}}
-            stop: {{max_time: 2.0}}
-            run: {{seed: 1, output: out, geometry_stride: 2}}
-            """
-        )
-    )
-    assert main(["namd", str(config), "--no-progress"]) == 0
-    run_file = tmp_path / "out" / "run.h5"
+    run_file = short_stilbene_run(tmp_path, [0, 0, 0, 0])
+    trans = ase.io.read(TRANS_MINIMUM)
     hydrogen = int(np.flatnonzero(trans.numbers == 1)[0])
     with h5py.File(run_file, "r+") as f:
         f["positions"][1, 1:, hydrogen] += 3.0  # trajectory 1 from its second record on
