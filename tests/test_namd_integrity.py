@@ -30,6 +30,7 @@ def test_stilbene_bonds_and_a_leaving_hydrogen() -> None:
     path[1] = np.nan  # padding counts as intact
     assert first_break(atoms.numbers, path, bonds) == 3
     assert first_break(atoms.numbers, path[:3], bonds) == -1
+    assert first_break(atoms.numbers, path[[0, 3, 2]], bonds) == -1  # out and back: whole
     assert first_breaks(atoms.numbers, np.stack([path, path[[0, 0, 0, 0, 0]]])).tolist() == [3, -1]
 
 
@@ -59,7 +60,9 @@ def test_namd_analyze_counts_a_broken_molecule_as_no_product(tmp_path: Path, cap
     argv = ["namd-analyze", str(run_file), "--products", str(products), "--bootstrap", "20"]
     assert main(argv) == 0
     text = capsys.readouterr().out
-    broke = "1 of 4 molecules broke apart (a bond beyond 1.5× its covalent length; first at"
+    broke = (
+        "1 of 4 molecules broke apart (a bond beyond 1.5× its covalent length for good; first at"
+    )
     assert f"{broke} {break_time:.0f} fs" in text
     assert "1 on S0 broken apart" in text
     result = json.loads((tmp_path / "out" / "analysis.json").read_text())

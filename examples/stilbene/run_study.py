@@ -862,8 +862,8 @@ def _broken_lines(analyses: dict[str, dict], facts: dict[str, dict]) -> list[str
     counts = {name: analyses[name].get("broken", {}).get("count", 0) for name in ENSEMBLES}
     if not any(counts.values()):
         return [
-            "No molecule broke apart (no bond of a trajectory's first geometry stretched "
-            "beyond 1.5× its covalent length at any recorded geometry, every 5 fs)."
+            "No molecule broke apart (no bond of a trajectory's first geometry stayed "
+            "beyond 1.5× its covalent length to the end of its record; geometries every 5 fs)."
         ]
     parts = []
     for name in ENSEMBLES:
@@ -872,9 +872,9 @@ def _broken_lines(analyses: dict[str, dict], facts: dict[str, dict]) -> list[str
         parts.append(f"{name} {counts[name]} of {facts[name]['n_traj']}{when}")
     return [
         "**Molecules broke apart** (a bond of the first geometry beyond 1.5× its covalent "
-        f"length): {'; '.join(parts)}. What a broken molecule does is an artefact of the "
-        "potential: such a trajectory is censored at the break in the lifetime and counts "
-        "as undetermined, never as a product."
+        f"length from then to the end of the record): {'; '.join(parts)}. What a broken "
+        "molecule does is an artefact of the potential: such a trajectory is censored at "
+        "the break in the lifetime and counts as undetermined, never as a product."
     ]
 
 

@@ -4,9 +4,11 @@ A potential trained on a few hundred frames can pull a molecule apart where it h
 (an H atom leaves, a ring opens); what such a trajectory does afterwards is an artefact of
 the potential, not chemistry. The bonds are taken from a trajectory's first geometry: atoms
 i, j are bonded when d_ij < ``bonded`` · (r_i + r_j), with r the covalent radii of
-:data:`ase.data.covalent_radii`; a bond is broken once d_ij > ``broken`` · (r_i + r_j)
-(defaults 1.2 and 1.5: C–H bonded below 1.28 Å, broken beyond 1.61 Å; C–C below 1.82 Å,
-broken beyond 2.28 Å). New bonds (a ring closing) are not breaks.
+:data:`ase.data.covalent_radii`; a bond is broken from the first recorded geometry from
+which d_ij > ``broken`` · (r_i + r_j) holds to the end of the record (defaults 1.2 and
+1.5: C–H bonded below 1.28 Å, broken beyond 1.61 Å; C–C below 1.82 Å, broken beyond
+2.28 Å). A bond that stretches that far and comes back (a hot C–H vibration from a
+compressed Wigner sample) is not a break; new bonds (a ring closing) are not breaks.
 
 >>> import numpy as np
 >>> numbers = np.array([6, 1])                     # a C–H pair
@@ -14,8 +16,10 @@ broken beyond 2.28 Å). New bonds (a ring closing) are not breaks.
 >>> bonds = bond_list(numbers, path[0])
 >>> bonds.tolist()
 [[0, 1]]
->>> int(first_break(numbers, path, bonds))         # the third geometry is broken
+>>> int(first_break(numbers, path, bonds))         # broken from the third geometry on
 2
+>>> int(first_break(numbers, path[[0, 2, 1]], bonds))  # stretched, then back: intact
+-1
 """
 
 from __future__ import annotations
@@ -49,14 +53,18 @@ def bond_list(numbers: np.ndarray, positions: np.ndarray, bonded: float = BONDED
 def first_break(
     numbers: np.ndarray, path: np.ndarray, bonds: np.ndarray, broken: float = BROKEN
 ) -> int:
-    """Index of the first geometry of ``path`` [n_geom, n_atoms, 3] Å in which a bond of
-    ``bonds`` [n_bonds, 2] is longer than ``broken`` × its covalent length, or −1 when
-    none is. NaN geometries (padding after a trajectory stopped) count as intact."""
-    if not len(bonds):
+    """Index of the first geometry of ``path`` [n_geom, n_atoms, 3] Å from which a bond of
+    ``bonds`` [n_bonds, 2] stays longer than ``broken`` × its covalent length through the
+    last geometry, or −1 when there is none. NaN geometries (padding after a trajectory
+    stopped) are skipped."""
+    recorded = np.flatnonzero(np.isfinite(path).all(axis=(1, 2)))
+    if not len(bonds) or not len(recorded):
         return -1
-    length = np.linalg.norm(path[:, bonds[:, 1]] - path[:, bonds[:, 0]], axis=-1)
-    stretched = (length > broken * _radius_sums(numbers, bonds)).any(axis=1)
-    return int(np.argmax(stretched)) if bool(stretched.any()) else -1
+    ends = path[recorded]
+    length = np.linalg.norm(ends[:, bonds[:, 1]] - ends[:, bonds[:, 0]], axis=-1)
+    stretched = length > broken * _radius_sums(numbers, bonds)  # [n_recorded, n_bonds]
+    stays = np.logical_and.accumulate(stretched[::-1], axis=0)[::-1].any(axis=1)
+    return int(recorded[np.argmax(stays)]) if bool(stays.any()) else -1
 
 
 def first_breaks(

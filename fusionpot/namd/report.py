@@ -84,9 +84,9 @@ def _final_by_trajectory(data: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
 
 
 def break_times(data: dict[str, Any]) -> np.ndarray:
-    """Time (fs) of each trajectory's first recorded geometry with a broken bond
-    (:mod:`fusionpot.namd.integrity`; the recorded ``positions`` and then the final
-    geometry are checked), NaN where the molecule stayed whole or nothing was recorded:
+    """Time (fs) from which each trajectory's molecule stays broken apart
+    (:mod:`fusionpot.namd.integrity`, over the recorded ``positions`` and then the final
+    geometry), NaN where the molecule ended whole or nothing was recorded:
     [n_traj], aligned with ``traj_id``."""
     n_traj = len(data["traj_id"])
     out = np.full(n_traj, np.nan)
@@ -159,12 +159,12 @@ def analyse_run(
         "count": int(broke.sum()),
         "times_fs": [float(t) for t in t_break[broke]],
         "criterion": f"a bond of the first geometry longer than {BROKEN} x the sum of its "
-        "atoms' covalent radii (fusionpot.namd.integrity)",
+        "atoms' covalent radii from a recorded geometry to the end (fusionpot.namd.integrity)",
     }
     if broke.any():
         lines.append(
             f"{int(broke.sum())} of {n_traj} molecules broke apart (a bond beyond {BROKEN}× its "
-            f"covalent length; first at {np.min(t_break[broke]):.0f} fs, median "
+            f"covalent length for good; first at {np.min(t_break[broke]):.0f} fs, median "
             f"{np.median(t_break[broke]):.0f} fs): censored there in the lifetime, "
             "undetermined in the yields — an artefact of the potential"
         )
