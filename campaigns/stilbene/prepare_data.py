@@ -16,6 +16,15 @@ Writes ``OUT/{train,test}.extxyz`` (git-ignored: they hold the shared frames) an
 ones); OUT is ``train_data/`` unless ``--out`` says otherwise.
 
     python campaigns/stilbene/prepare_data.py
+
+``--from-split OUT/split.json`` rebuilds the git-ignored ``train``/``test`` files of an
+earlier split (an active-learning round's ``data/``) from the frames it lists, on a machine
+that lacks them: the same frames in the same order, so a member retrained from its
+``config.yaml`` draws the same validation set; the split file is left as it is.
+
+    python campaigns/stilbene/prepare_data.py \
+        --from-split campaigns/stilbene/committee/round_2/data/split.json \
+        --out campaigns/stilbene/committee/round_2/data
 """
 
 from __future__ import annotations
@@ -61,7 +70,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--max-force", type=float, default=25.0, help="eV/Å")
     parser.add_argument("--out", type=Path, default=HERE / "train_data")
+    parser.add_argument(
+        "--from-split", type=Path, default=None, help="rebuild the frames this split.json lists"
+    )
     args = parser.parse_args()
+    listed = json.loads(args.from_split.read_text()) if args.from_split else None
 
     parts: dict[str, list[ase.Atoms]] = {"train": [], "test": []}
     record: dict[str, object] = {"max_force_eV_per_A": args.max_force, "test_rule": is_test.__doc__}
@@ -72,8 +85,11 @@ def main() -> None:
         frames = ase.io.read(path, index=":")
         assert isinstance(frames, list)
         names: dict[str, list[str]] = {"train": [], "test": [], "dropped": [], "duplicate": []}
+        wanted = set(listed[source]["train"] + listed[source]["test"]) if listed else None
         for atoms in frames:
             name = str(atoms.info.get("frame_id") or frame_id(atoms))
+            if wanted is not None and name not in wanted:
+                continue
             atoms.info["frame_id"] = name
             atoms.info["data_source"] = source
             if name in seen:
@@ -92,9 +108,22 @@ def main() -> None:
             f"{len(names['test'])} test, {len(names['dropped'])} dropped "
             f"(|F| > {args.max_force} eV/Å), {len(names['duplicate'])} duplicates"
         )
+    if listed:
+        for source in SOURCES:
+            for part in parts:
+                got = record[source][part]  # type: ignore[index]
+                if got != listed[source][part]:
+                    missing = sorted(set(listed[source][part]) - set(got))
+                    raise SystemExit(
+                        f"prepare_data.py: {args.from_split} lists {source} {part} frames "
+                        f"that differ from those found (missing: {missing[:5]})"
+                    )
     args.out.mkdir(exist_ok=True)
     for part, frames in parts.items():
         write_atomic(args.out / f"{part}.extxyz", frames)
+    if listed:
+        print(f"rebuilt train {len(parts['train'])}, test {len(parts['test'])} -> {args.out}")
+        return
     split = args.out / "split.json"
     tmp = split.with_name(f".{split.name}.tmp")
     tmp.write_text(json.dumps(record, indent=1) + "\n")
