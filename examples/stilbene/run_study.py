@@ -59,6 +59,14 @@ REPO = HERE.parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
 SEED_SET = SHARED_DATA / "stilbene_mrsf_seed" / "stilbene_mrsf_seed.extxyz"
 PRODUCTS = REPO / "examples" / "namd" / "stilbene_products.yaml"
+
+
+def shown(path: Path) -> str:
+    """``path`` as the study's records name it: relative to the repository when inside it
+    (so committed results do not carry one machine's checkout path), else as given."""
+    return str(path.relative_to(REPO)) if path.is_relative_to(REPO) else str(path)
+
+
 DEFAULT_MODEL = "potentials/stilbene/stilbene_s012.pt"
 DEFAULT_TEST_SET = "campaigns/stilbene/train_data/test.extxyz"
 DEFAULT_OUT, QUICK_OUT = "stilbene_study", "stilbene_study_quick"
@@ -564,8 +572,8 @@ def committee_spread_step(
     the labelled frames of ``test_set``; spreads are the members' (model excluded)."""
     path = out / "committee_spread.json"
     key = {
-        "members": [str(m) for m in members],
-        "test_set": None if test_set is None else str(test_set),
+        "members": [shown(m) for m in members],
+        "test_set": None if test_set is None else shown(test_set),
         "n_frames": n_frames,
     }
     if path.exists():
@@ -713,8 +721,8 @@ def write_report(
     lines = [
         "# Stilbene cis–trans photoisomerization",
         "",
-        f"Model `{model}` (sha256 {model_sha[:12]}…), labels MRSF-TDDFT BHHLYP/6-31G (S0, S1, "
-        f"S2). Written by `examples/stilbene/run_study.py` on "
+        f"Model `{shown(model)}` (sha256 {model_sha[:12]}…), labels MRSF-TDDFT BHHLYP/6-31G "
+        f"(S0, S1, S2). Written by `examples/stilbene/run_study.py` on "
         f"{datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC.",
         "",
         "Method: Wigner samples (0 K) of the model's own S0 minima, all started on S1; "
@@ -1075,7 +1083,7 @@ def main(argv: Sequence[str] | None = None, echo: Callable[[str], None] | None =
         "seed": args.seed,
     }
     study = Study(out, settings)
-    study.data["model"] = str(model)
+    study.data["model"] = shown(model)
     echo(f"stilbene study of {args.model} in {out}")
 
     echo("1. S0 minima of the model")
