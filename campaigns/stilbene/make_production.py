@@ -41,6 +41,7 @@ from fusionpot import FusionCalculator
 from fusionpot.data import atoms_to_graph
 from fusionpot.export import export_model, load_eager, load_potential
 from fusionpot.models.config import DTYPES
+from fusionpot.namd.analysis import CollectiveVariable
 
 HERE = Path(__file__).resolve().parent
 DEMO = POTENTIALS / "stilbene_s012_demo.pt"
@@ -74,9 +75,8 @@ def check_minima(minima: dict[str, ase.Atoms], member: Path) -> None:
     """Stop (SystemExit) unless the cis minimum has |φ| ≤ CIS_MAX_DEG and the trans one
     |φ| ≥ TRANS_MIN_DEG: a model whose trans-stilbene slides to a twisted S0 minimum
     cannot start the study's trans ensemble (round 3's member 2: 73°)."""
-    torsion = {
-        name: abs(180.0 - abs(180.0 - a.get_dihedral(*TORSION))) for name, a in minima.items()
-    }
+    twist = CollectiveVariable("dihedral", TORSION)  # |φ|, 0..180°
+    torsion = {name: float(twist(a.positions[None])[0]) for name, a in minima.items()}
     if torsion["cis"] > CIS_MAX_DEG or torsion["trans"] < TRANS_MIN_DEG:
         raise SystemExit(
             f"make_production.py: {member}'s S0 minima are not stilbene's: cis |φ| = "

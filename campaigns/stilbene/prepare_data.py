@@ -121,7 +121,7 @@ def main() -> None:
     args.out.mkdir(exist_ok=True)
     for part, frames in parts.items():
         write_atomic(args.out / f"{part}.extxyz", frames)
-    if listed:
+    if listed:  # the split file is the record: left as it is
         print(f"rebuilt train {len(parts['train'])}, test {len(parts['test'])} -> {args.out}")
         return
     split = args.out / "split.json"

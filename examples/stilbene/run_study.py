@@ -867,11 +867,14 @@ def write_report(
 
 def _broken_lines(analyses: dict[str, dict], facts: dict[str, dict]) -> list[str]:
     """What the report says about molecules the potential pulled apart."""
+    from fusionpot.namd.integrity import BROKEN
+
     counts = {name: analyses[name].get("broken", {}).get("count", 0) for name in ENSEMBLES}
     if not any(counts.values()):
         return [
             "No molecule broke apart (no bond of a trajectory's first geometry stayed "
-            "beyond 1.5× its covalent length to the end of its record; geometries every 5 fs)."
+            f"beyond {BROKEN}× its covalent length to the end of its record; geometries "
+            "every 5 fs)."
         ]
     parts = []
     for name in ENSEMBLES:
@@ -879,7 +882,7 @@ def _broken_lines(analyses: dict[str, dict], facts: dict[str, dict]) -> list[str
         when = f", median {np.median(times):.0f} fs" if times else ""
         parts.append(f"{name} {counts[name]} of {facts[name]['n_traj']}{when}")
     return [
-        "**Molecules broke apart** (a bond of the first geometry beyond 1.5× its covalent "
+        f"**Molecules broke apart** (a bond of the first geometry beyond {BROKEN}× its covalent "
         f"length from then to the end of the record): {'; '.join(parts)}. What a broken "
         "molecule does is an artefact of the potential: such a trajectory is censored at "
         "the break in the lifetime and counts as undetermined, never as a product."
