@@ -2,6 +2,7 @@
 
     python bench/gpu_check_figures.py ase-md --device cuda --json md.json
     python bench/gpu_check_figures.py train --device cuda --json train.json
+    python bench/gpu_check_figures.py study --device cuda --json study.json
     python bench/gpu_check_figures.py table tests.json namd.json md.json train.json
 
 ``ase-md``: velocity Verlet (0.5 fs, 300 K start) with ``FusionCalculator`` on the device:
@@ -13,6 +14,12 @@ atoms; 64 with ``--quick``); ms per step after warm-up steps, wall time.
 (rattled cis minimum, labelled S0..S2 by the demo potential on the device through
 ``ExportedModelProvider``); seconds per epoch and frames per second, wall time (the
 epochs after the first, which includes start-up).
+
+``study``: ``examples/stilbene/run_study.py`` on the device with the sizes of the committed
+CPU study ``examples/stilbene/results_s012_round2_1ps/`` (200 cis × 1 ps, 50 trans ×
+250 fs on the shipped potential; ``--quick``: its quick preset), wall time per part, the
+cis lifetime and yields beside the CPU study's (the hops are random, so the two agree
+within their intervals, not digit for digit).
 
 ``table``: one table of every figure, headed by the card name
 (``torch.cuda.get_device_name``) or the CPU.
@@ -137,6 +144,64 @@ def train(device: torch.device, quick: bool) -> dict[str, Any]:
     return {name: f"{seconds:.2f} s/epoch, {n_frames * 0.875 / seconds:.0f} frames/s"}
 
 
+#: the committed CPU study that ``study`` repeats on the device
+CPU_STUDY = Path(__file__).resolve().parents[1] / "examples/stilbene/results_s012_round2_1ps"
+
+
+def _study_summary(folder: Path) -> str:
+    """Lifetime and cis/trans yields of a run_study.py output ``folder`` in one line."""
+    result = json.loads((folder / "cis" / "analysis.json").read_text())
+    life, yields = result["lifetime_fs"], result["quantum_yields"]
+    tau = (
+        f"τ {life['tau']:.0f} fs (CI {life['ci'][0]:.0f}–{life['ci'][1]:.0f})"
+        if life.get("reached")
+        else "τ not reached"
+    )
+    parts = [f"{k} {yields[k]['yield']:.2f}" for k in ("cis", "trans", "DHP", "undetermined")]
+    return f"{tau}, {life['n_decayed']}/{life['n_traj']} reached S0, " + ", ".join(parts)
+
+
+def study(device: torch.device, quick: bool) -> dict[str, Any]:
+    """The stilbene study of ``examples/stilbene/run_study.py`` on ``device``."""
+    import subprocess
+
+    settings = json.loads((CPU_STUDY / "study.json").read_text())["settings"]
+    sizes = (
+        ["--quick"]
+        if quick
+        else [
+            *("--n-cis", str(settings["n_cis"]), "--time", str(settings["time"])),
+            *("--n-trans", str(settings["n_trans"]), "--trans-time", str(settings["trans_time"])),
+            *("--seed", str(settings["seed"])),
+        ]
+    )
+    with tempfile.TemporaryDirectory() as folder:
+        command = [sys.executable, str(CPU_STUDY.parent / "run_study.py"), *sizes]
+        command += ["--device", str(device), "--out", folder]
+        subprocess.run(command, check=True)
+        wall = json.loads((Path(folder) / "study.json").read_text())["wall_s"]
+        summary = _study_summary(Path(folder))
+    name = "stilbene study" + (
+        " (quick preset)"
+        if quick
+        else f", {settings['n_cis']} cis × "
+        f"{settings['time']:.0f} fs + {settings['n_trans']} trans × "
+        f"{settings['trans_time']:.0f} fs"
+    )
+    figures = {
+        f"{name}: wall": ", ".join(f"{k} {v:.0f} s" for k, v in wall.items() if v is not None),
+        f"{name}: result": summary,
+    }
+    if not quick:
+        cpu_wall = json.loads((CPU_STUDY / "study.json").read_text())["wall_s"]
+        figures[f"{name}: CPU study (1 thread)"] = (
+            ", ".join(f"{k} {v:.0f} s" for k, v in cpu_wall.items() if v is not None)
+            + "; "
+            + _study_summary(CPU_STUDY)
+        )
+    return figures
+
+
 def table(paths: list[Path]) -> str:
     """The figures of ``paths`` (JSON written by the steps of gpu_check.sh) as one table."""
     parts = [json.loads(p.read_text()) for p in paths if p.is_file()]
@@ -166,7 +231,7 @@ def table(paths: list[Path]) -> str:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("step", choices=("ase-md", "train", "table"))
+    parser.add_argument("step", choices=("ase-md", "train", "study", "table"))
     parser.add_argument("paths", nargs="*", type=Path, help="table: the JSON files")
     parser.add_argument("--device", default="cuda")
     parser.add_argument("--quick", action="store_true", help="small sizes (a check of the script)")
@@ -176,7 +241,7 @@ def main() -> int:
         print(table(args.paths))
         return 0
     device = torch.device(args.device)
-    figures = ase_md(device, args.quick) if args.step == "ase-md" else train(device, args.quick)
+    figures = {"ase-md": ase_md, "train": train, "study": study}[args.step](device, args.quick)
     out = {"card": card(device), "figures": figures}
     if args.json is not None:
         args.json.write_text(json.dumps(out, indent=1) + "\n")

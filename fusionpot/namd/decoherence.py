@@ -48,5 +48,6 @@ def energy_based_decoherence(
     scale = torch.sqrt((1.0 - inactive).clamp_min(0.0)) / c_a.abs().clamp_min(1e-300)
     # an active amplitude that vanished (possible after a Landau–Zener hop) restarts real
     restart = torch.sqrt((1.0 - inactive).clamp_min(0.0)).to(c_a.dtype)
-    damped[rows, active] = torch.where(c_a.abs() > 0, c_a * scale, restart)
-    return damped
+    new_active = torch.where(c_a.abs() > 0, c_a * scale, restart)
+    # a scatter, like electronic.py's, rather than an indexed write
+    return damped.scatter(1, active[:, None], new_active[:, None])

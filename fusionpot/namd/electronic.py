@@ -97,5 +97,7 @@ def propagate_amplitudes(
         c_a = c[rows, active]
         flux = 2.0 * sigma_a[m] * (c_a.conj()[:, None] * c).real
         g = g + flux * tau / (c_a.abs() ** 2).clamp_min(1e-300)[:, None]
-    g[rows, active] = 0.0
+    # a scatter, not ``g[rows, active] = 0.0``: that copies the Python 0.0 from the host,
+    # which synchronises a GPU (torch.cuda.set_sync_debug_mode("error") raised there)
+    g = g.scatter(1, active[:, None], 0.0)
     return c, g.clamp_min(0.0)
