@@ -306,6 +306,51 @@ def test_tblite_nvt_frames_carry_their_own_labels_and_feed_the_rdf(
     assert "3 GFN1-xTB NVT frames it never saw" in report and "tblite_nvt.extxyz" in report
 
 
+def test_density_stage_checks_its_own_geometries_with_gfn1_xtb(
+    validate: ModuleType, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pytest.importorskip("tblite")
+    from fusionpot.labels.xtb import XTBLabeller
+
+    data = small_data(tmp_path / "data.extxyz")
+    out = tmp_path / "out"
+    argv = ["density", "--model", str(MODEL), "--data", str(data), "--device", "cpu"]
+    argv += ["--ps", "0.01", "--equil-ps", "0.005", "--check-every-fs", "5"]
+    argv += ["--out", str(out), "--work", str(tmp_path / "work")]
+    assert validate.main(argv) == 0
+    check = json.loads((out / "density.json").read_text())["pressure_check"]
+    frames = read(out / validate.DENSITY_FRAMES, ":")
+    assert check["frames"] == len(frames) == 2  # production steps 10 and 20
+    assert check["every_fs"] == 5.0 and check["frames_file"] == validate.DENSITY_FRAMES
+    # each label is GFN1-xTB's at that geometry (an NPT geometry: the cell moved too)
+    calc = XTBLabeller(method="GFN1-xTB").calculator()
+    assert not np.allclose(frames[0].cell.array, read(data, "0").cell.array)
+    atoms = Atoms(frames[1].numbers, frames[1].positions, cell=frames[1].cell, pbc=True)
+    atoms.calc = calc
+    assert frames[1].info["energy_s0"] == pytest.approx(atoms.get_potential_energy(), abs=1e-6)
+    np.testing.assert_allclose(frames[1].get_stress(), atoms.get_stress(), rtol=0, atol=1e-6)
+    # the pressures by hand: label and model, virial + ideal gas at 300 K, and their pairs
+    model = validate.model_calculator(MODEL, "cpu")
+    p_label, p_model = [], []
+    for frame in frames:
+        p_label.append(validate.label_pressure(frame, 300.0) / bar)
+        atoms = Atoms(frame.numbers, frame.positions, cell=frame.cell, pbc=True)
+        atoms.calc = model
+        p_model.append(validate.label_pressure(atoms, 300.0) / bar)
+    assert check["tblite_pressure_bar"] == pytest.approx(np.mean(p_label), rel=1e-9)
+    assert check["model_pressure_bar"] == pytest.approx(np.mean(p_model), rel=1e-9)
+    bias = np.mean(np.subtract(p_model, p_label))
+    assert check["pressure_bias_bar"] == pytest.approx(bias, rel=1e-9)
+    assert "GFN1-xTB's pressure on 2 of the model's NPT frames" in capsys.readouterr().out
+    # run again: the MD is done and the labelled frames are not labelled twice
+    assert validate.main(argv) == 0
+    assert len(read(out / validate.DENSITY_FRAMES, ":")) == 2
+    assert validate.main(["report", "--out", str(out)]) == 0
+    report = (out / "validation.md").read_text()
+    assert "GFN1-xTB pressure at the model's NPT states" in report
+    assert validate.DENSITY_FRAMES in report
+
+
 def test_missing_files_are_one_line_errors(
     validate: ModuleType, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

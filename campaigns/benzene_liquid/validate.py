@@ -20,7 +20,11 @@ Stages (``all`` runs them in this order); each writes its results into ``--out``
 - ``density``: NPT (ASE ``LangevinBAOAB``, isotropic, 300 K, 1 atm; ``--equil-ps`` 5,
   then ``--ps`` 20) → mean density with a block-averaged error; GFN1-xTB's density from
   the P(V) at 300 K of the data set and of the model-driven sets beside it
-  (``pressure_sets``, ``density_at_pressure``). ``density.json``, ``density.csv``.
+  (``pressure_sets``, ``density_at_pressure``); and a direct check: every
+  ``--check-every-fs`` (200) of the production, the model's geometry is labelled afresh
+  by GFN1-xTB (``density_tblite_frames.extxyz``, resumable), and GFN1-xTB's pressure
+  there is set beside 1 atm and beside the model's on the same geometries (paired).
+  ``density.json``, ``density.csv``.
 - ``drift``: NVE (velocity Verlet, 0.5 fs) for ``--ps`` 5 after ``--equil-ps`` 2 of NVT:
   drift of the total energy per atom per ps, from a linear fit. ``drift.json``, ``drift.csv``.
 - ``speed``: ms per MD step of the model in ASE and (plugin built) LAMMPS against one
@@ -73,6 +77,7 @@ from split_data import data_files  # the sibling script: which labelled sets a f
 
 from fusionpot import FusionCalculator
 from fusionpot._io import atomic_write, atomic_write_text
+from fusionpot.labels.runner import frame_id, label_frames
 from fusionpot.labels.xtb import XTBLabeller
 
 HERE = Path(__file__).resolve().parent
@@ -83,6 +88,10 @@ DATA = HERE / "data" / "labelled.extxyz"
 START = HERE / "data" / "driven_1" / "labelled.extxyz"
 #: the GFN1-xTB NVT frames of ``tblite-nvt``, in ``--out``
 TBLITE_NVT = "tblite_nvt.extxyz"
+#: geometries of the model's NPT run labelled by GFN1-xTB (``density``'s pressure check)
+DENSITY_FRAMES = "density_tblite_frames.extxyz"
+#: default fs between the NPT geometries that GFN1-xTB labels (``density --check-every-fs``)
+PRESSURE_CHECK_EVERY_FS = 200.0
 OUT = ROOT / "potentials" / "benzene" / "validation"
 WORK = HERE / "work" / "validation"
 LAMMPS_INPUT = ROOT / "examples" / "lammps" / "benzene" / "in.npt_nve"
@@ -1046,14 +1055,29 @@ def stage_density(args: argparse.Namespace) -> None:
         reference = {"unavailable": str(why)}
     phases = [
         Phase("equilibrate", "npt", _steps(equil), record_every=10),
-        Phase("production", "npt", _steps(ps), record_every=10),
+        Phase(
+            "production",
+            "npt",
+            _steps(ps),
+            record_every=10,
+            frames_every=_steps(args.check_every_fs / 1000.0),
+        ),
     ]
-    records, _ = _md_stage(args, "density", phases)
+    records, start = _md_stage(args, "density", phases)
     if records is None:
         return
     production = records["production"]
     density = production["density_g_cm3"][1:]
     mean, error = block_average(density, min(args.blocks, len(density)))
+    frames = [
+        Atoms(numbers=start.numbers, positions=x, cell=c, pbc=True)
+        for x, c in zip(production["positions"][1:], production["cells"][1:], strict=True)
+    ]
+    args.out.mkdir(parents=True, exist_ok=True)
+    check = pressure_check(
+        args.model, args.device, frames, args.out / DENSITY_FRAMES, args.temperature, args.blocks
+    )
+    check["every_fs"] = args.check_every_fs
     result = {
         "stage": "density",
         **_provenance(args, "density", f" --ps {ps:g} --equil-ps {equil:g}"),
@@ -1073,8 +1097,8 @@ def stage_density(args: argparse.Namespace) -> None:
         "model_density_std_g_cm3": float(density.std()),
         "n_blocks": min(args.blocks, len(density)),
         "tblite": reference,
+        "pressure_check": check,
     }
-    args.out.mkdir(parents=True, exist_ok=True)
     _write_json(args.out / "density.json", result)
     _write_csv(
         args.out / "density.csv",
@@ -1089,9 +1113,58 @@ def stage_density(args: argparse.Namespace) -> None:
         verdict = f"cannot tell ({estimate['note']})"
     print(
         f"[density] model {mean:.4f} ± {error:.4f} g/cm³ ({ps:g} ps NPT); GFN1-xTB from "
-        f"P(V): {verdict} → {args.out}/density.json",
+        f"P(V): {verdict}; GFN1-xTB's pressure on {check['frames']} of the model's NPT "
+        f"frames {check['tblite_pressure_bar']:.0f} ± {check['tblite_pressure_error_bar']:.0f} "
+        f"bar (model {check['model_pressure_bar']:.0f}, paired difference "
+        f"{check['pressure_bias_bar']:+.0f} ± {check['pressure_bias_error_bar']:.0f} bar) → "
+        f"{args.out}/density.json",
         flush=True,
     )
+
+
+def pressure_check(
+    model: Path,
+    device: str,
+    frames: Sequence[Atoms],
+    output: Path,
+    temperature_K: float,
+    n_blocks: int,
+) -> dict[str, Any]:
+    """GFN1-xTB's pressure at the model's NPT states: ``frames`` (geometries of the
+    model's 1-atm NPT run) labelled afresh by GFN1-xTB (tblite, the data set's settings)
+    into ``output`` (``label_frames``: resumable, frames already there are not redone),
+    and each one's pressure (``label_pressure``: virial + ideal gas at ``temperature_K``)
+    beside the model's on the same geometry. If the model's density is GFN1-xTB's, the
+    GFN1-xTB pressure there is 1 atm within its error; the paired difference (model −
+    GFN1-xTB: the liquid's fluctuations cancel) says how far the model's equation of state
+    is off there. Pressures in bar with standard errors of ``n_blocks`` block means."""
+    labeller = XTBLabeller(method="GFN1-xTB")
+    label_frames(frames, labeller, output)
+    by_id = {frame.info["frame_id"]: frame for frame in read_reference(output)}
+    calc = model_calculator(model, device)
+    p_tblite, p_model = [], []
+    for frame in frames:
+        labelled = by_id[frame_id(frame)]
+        p_tblite.append(label_pressure(labelled, temperature_K) / units.bar)
+        atoms = unlabelled(labelled)  # the geometry as labelled (written to 1e-8 Å)
+        atoms.calc = calc
+        p_model.append(label_pressure(atoms, temperature_K) / units.bar)
+    blocks = min(n_blocks, len(frames))
+    tblite, tblite_error = block_average(p_tblite, blocks)
+    model_p, model_error = block_average(p_model, blocks)
+    bias, bias_error = block_average(np.subtract(p_model, p_tblite), blocks)
+    return {
+        "frames": len(frames),
+        "frames_file": output.name,
+        "calculator": labeller.describe(),
+        "tblite_pressure_bar": tblite,
+        "tblite_pressure_error_bar": tblite_error,
+        "model_pressure_bar": model_p,
+        "model_pressure_error_bar": model_error,
+        "pressure_bias_bar": bias,
+        "pressure_bias_error_bar": bias_error,
+        "n_blocks": blocks,
+    }
 
 
 def stage_drift(args: argparse.Namespace) -> None:
@@ -1392,6 +1465,25 @@ def render_report(found: dict[str, dict]) -> str:
                 + (f" ({est['note']})." if est["note"] else ".")
                 + " Series in `density.csv`."
             )
+        check = d.get("pressure_check")
+        if check is not None:
+            lines.append(
+                f"| GFN1-xTB pressure at the model's NPT states | model "
+                f"{check['model_pressure_bar']:.0f} ± {check['model_pressure_error_bar']:.0f} "
+                f"bar | {check['tblite_pressure_bar']:.0f} ± "
+                f"{check['tblite_pressure_error_bar']:.0f} bar | whether GFN1-xTB, too, is "
+                "at 1 atm at the model's density: a direct test of it, no P(V) line; the "
+                f"model's pressure bias there, {check['pressure_bias_bar']:+.0f} ± "
+                f"{check['pressure_bias_error_bar']:.0f} bar (paired) | GFN1-xTB's own NPT "
+                "(too costly here); states the model does not visit |"
+            )
+            how.append(
+                f"- **pressure check**: {check['frames']} geometries of the model's NPT "
+                f"production, one every {check['every_fs']:g} fs, labelled afresh by "
+                f"{check['calculator']['method']} (tblite; `{check['frames_file']}`); P = "
+                "−tr(σ)/3 + (3N − 3) k_B T/(3V) for the label and the model on the same "
+                f"geometry; errors from {check['n_blocks']} block means."
+            )
     if "drift" in found:
         d = found["drift"]
         md = d["md"]
@@ -1497,6 +1589,12 @@ def parser() -> argparse.ArgumentParser:
         "--tblite-blocks", type=int, default=5, help="blocks of each condition's pressures"
     )
     p.add_argument("--checkpoint-fs", type=float, default=100.0, help="checkpoint interval")
+    p.add_argument(
+        "--check-every-fs",
+        type=float,
+        default=PRESSURE_CHECK_EVERY_FS,
+        help="density: fs between the NPT geometries GFN1-xTB labels for the pressure check",
+    )
     p.add_argument("--stop-after", type=int, help="stop after this many MD steps")
     p.add_argument("--steps", type=int, default=50, help="speed: timed MD steps")
     p.add_argument("--warmup", type=int, default=5, help="speed: untimed steps first")
