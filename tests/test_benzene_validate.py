@@ -180,8 +180,13 @@ def test_tblite_density_from_synthetic_pressures(validate: ModuleType) -> None:
         frames += [
             synthetic_frame(scale, target - kinetic + x, 20 * k) for k, x in enumerate(noise)
         ]
-    result = validate.tblite_density(frames, 300.0, n_blocks=5)
+    # NPT-driven frames (the cell changes within the condition) are no point of P(V)
+    npt = [synthetic_frame(scale, 5e-3, k) for k, scale in enumerate((0.6, 0.9, 1.2))]
+    for atoms in npt:
+        atoms.info["subset"] = "T300_NPT_1atm_driven"
+    result = validate.tblite_density(frames + npt, 300.0, n_blocks=5)
     assert sorted(result["conditions"]) == ["T300_V0.95", "T300_V1", "T300_V1.05"]
+    assert result["variable_volume_skipped"] == ["T300_NPT_1atm_driven"]
     est = result["estimate"]
     assert est["volume_A3"] == pytest.approx(700.0 + 1.0 / 0.02 * (1 - validate.ATM_BAR))
     mass = frames[0].get_masses().sum()
@@ -322,6 +327,10 @@ def test_density_stage_checks_its_own_geometries_with_gfn1_xtb(
     frames = read(out / validate.DENSITY_FRAMES, ":")
     assert check["frames"] == len(frames) == 2  # production steps 10 and 20
     assert check["every_fs"] == 5.0 and check["frames_file"] == validate.DENSITY_FRAMES
+    # with the provenance split_data.py needs to take them into a data set
+    assert [f.info["md_step"] for f in frames] == [10, 20]
+    assert [f.info["md_time_fs"] for f in frames] == [10.0, 15.0]
+    assert frames[0].info["subset"] == "T300_NPT_1atm_driven"
     # each label is GFN1-xTB's at that geometry (an NPT geometry: the cell moved too)
     calc = XTBLabeller(method="GFN1-xTB").calculator()
     assert not np.allclose(frames[0].cell.array, read(data, "0").cell.array)

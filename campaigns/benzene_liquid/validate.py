@@ -329,6 +329,15 @@ def tblite_density(frames: Sequence[Atoms], temperature_K: float, n_blocks: int)
     for atoms in frames:
         if float(atoms.info["temperature_K"]) == temperature_K:
             by_condition.setdefault(str(atoms.info["subset"]), []).append(atoms)
+    # a condition whose cell changes (NPT-driven frames, validate.py density) is no point
+    # of P(V)
+    variable_volume = sorted(
+        name
+        for name, group in by_condition.items()
+        if np.ptp([a.get_volume() for a in group]) > 1e-6 * group[0].get_volume()
+    )
+    for name in variable_volume:
+        del by_condition[name]
     if len(by_condition) < 2:
         raise InputError(
             f"need frames of >= 2 volumes at {temperature_K:g} K for P(V), got "
@@ -356,7 +365,12 @@ def tblite_density(frames: Sequence[Atoms], temperature_K: float, n_blocks: int)
         ATM_BAR,
         float(frames[0].get_masses().sum()),
     )
-    return {"conditions": conditions, "n_blocks": n_blocks, "estimate": asdict(estimate)}
+    return {
+        "conditions": conditions,
+        "variable_volume_skipped": variable_volume,
+        "n_blocks": n_blocks,
+        "estimate": asdict(estimate),
+    }
 
 
 def linear_drift(times: np.ndarray, values: np.ndarray) -> tuple[float, float]:
@@ -1069,10 +1083,22 @@ def stage_density(args: argparse.Namespace) -> None:
     production = records["production"]
     density = production["density_g_cm3"][1:]
     mean, error = block_average(density, min(args.blocks, len(density)))
-    frames = [
-        Atoms(numbers=start.numbers, positions=x, cell=c, pbc=True)
-        for x, c in zip(production["positions"][1:], production["cells"][1:], strict=True)
-    ]
+    every = _steps(args.check_every_fs / 1000.0)
+    frames = []
+    for k, (x, c) in enumerate(zip(production["positions"], production["cells"], strict=True)):
+        if k == 0:  # the equilibration's last geometry
+            continue
+        atoms = Atoms(numbers=start.numbers, positions=x, cell=c, pbc=True)
+        atoms.info.update(  # provenance: the frames can join the data set (split_data.py)
+            subset=f"T{args.temperature:g}_NPT_1atm_driven",
+            md_step=k * every,
+            md_time_fs=1000.0 * equil + k * args.check_every_fs,
+            temperature_K=args.temperature,
+            density_g_cm3=_density(atoms),
+            md_method=f"ASE LangevinBAOAB NPT 1 atm, model {file_sha256(args.model)[:12]} "
+            "(validate.py density)",
+        )
+        frames.append(atoms)
     args.out.mkdir(parents=True, exist_ok=True)
     check = pressure_check(
         args.model, args.device, frames, args.out / DENSITY_FRAMES, args.temperature, args.blocks
