@@ -1167,6 +1167,12 @@ def pressure_check(
     labeller = XTBLabeller(method="GFN1-xTB")
     label_frames(frames, labeller, output)
     by_id = {frame.info["frame_id"]: frame for frame in read_reference(output)}
+    failed = sum(frame_id(frame) not in by_id for frame in frames)
+    if failed:
+        raise InputError(
+            f"{output}: GFN1-xTB failed on {failed} of {len(frames)} frames (see "
+            f"{output}.failed.jsonl); the pressure check needs them all"
+        )
     calc = model_calculator(model, device)
     p_tblite, p_model = [], []
     for frame in frames:
