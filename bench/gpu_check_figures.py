@@ -165,7 +165,8 @@ def study(device: torch.device, quick: bool) -> dict[str, Any]:
     """The stilbene study of ``examples/stilbene/run_study.py`` on ``device``."""
     import subprocess
 
-    settings = json.loads((CPU_STUDY / "study.json").read_text())["settings"]
+    cpu_study = json.loads((CPU_STUDY / "study.json").read_text())
+    settings = cpu_study["settings"]
     sizes = (
         ["--quick"]
         if quick
@@ -193,7 +194,7 @@ def study(device: torch.device, quick: bool) -> dict[str, Any]:
         f"{name}: result": summary,
     }
     if not quick:
-        cpu_wall = json.loads((CPU_STUDY / "study.json").read_text())["wall_s"]
+        cpu_wall = cpu_study["wall_s"]
         figures[f"{name}: CPU study (1 thread)"] = (
             ", ".join(f"{k} {v:.0f} s" for k, v in cpu_wall.items() if v is not None)
             + "; "

@@ -1067,15 +1067,10 @@ def stage_density(args: argparse.Namespace) -> None:
             raise
         print(f"[density] no GFN1-xTB estimate: {why}", flush=True)
         reference = {"unavailable": str(why)}
+    every = _steps(args.check_every_fs / 1000.0)
     phases = [
         Phase("equilibrate", "npt", _steps(equil), record_every=10),
-        Phase(
-            "production",
-            "npt",
-            _steps(ps),
-            record_every=10,
-            frames_every=_steps(args.check_every_fs / 1000.0),
-        ),
+        Phase("production", "npt", _steps(ps), record_every=10, frames_every=every),
     ]
     records, start = _md_stage(args, "density", phases)
     if records is None:
@@ -1083,7 +1078,9 @@ def stage_density(args: argparse.Namespace) -> None:
     production = records["production"]
     density = production["density_g_cm3"][1:]
     mean, error = block_average(density, min(args.blocks, len(density)))
-    every = _steps(args.check_every_fs / 1000.0)
+    driver = (
+        f"ASE LangevinBAOAB NPT 1 atm, model {file_sha256(args.model)[:12]} (validate.py density)"
+    )
     frames = []
     for k, (x, c) in enumerate(zip(production["positions"], production["cells"], strict=True)):
         if k == 0:  # the equilibration's last geometry
@@ -1095,8 +1092,7 @@ def stage_density(args: argparse.Namespace) -> None:
             md_time_fs=1000.0 * equil + k * args.check_every_fs,
             temperature_K=args.temperature,
             density_g_cm3=_density(atoms),
-            md_method=f"ASE LangevinBAOAB NPT 1 atm, model {file_sha256(args.model)[:12]} "
-            "(validate.py density)",
+            md_method=driver,
         )
         frames.append(atoms)
     args.out.mkdir(parents=True, exist_ok=True)
