@@ -19,6 +19,7 @@ import torch
 import yaml
 from ase.build import bulk
 from ase.calculators.emt import EMT
+from ase.stress import voigt_6_to_full_3x3_stress
 from ase.units import GPa
 
 from fusionpot.cli import main
@@ -203,3 +204,75 @@ def test_stress_weight_needs_stress_labels(tmp_path, capsys):
     assert "has a stress label" in err
     with pytest.raises(ValueError, match=r"training\.stress_weight must be >= 0"):
         TrainConfig.from_dict({"data": {"train": "x"}, "training": {"stress_weight": -1}})
+
+
+def _table_rows(text: str, heading: str) -> dict[str, list[str]]:
+    """The cells of each row of the Markdown table after ``heading``, keyed by group."""
+    lines = text.split(heading, 1)[1].splitlines()
+    rows = [line for line in lines if line.startswith("| ") and not line.startswith("| subset")]
+    return {
+        cells[0]: cells[1:]
+        for cells in ([c.strip() for c in r.strip("|").split("|")] for r in rows)
+    }
+
+
+def test_eval_by_key_reports_each_groups_mean_errors_as_the_calculator_gives_them(tmp_path, capsys):
+    """`fusionpot eval --by subset`: per group the energy's mean signed error per atom and
+    the pressure's (model − label), checked against FusionCalculator frame by frame; the
+    "all" row agrees with the overall table; frames without the key form "(none)"; a key
+    no frame has is a one-line error naming the keys there are."""
+    from fusionpot.calculators import FusionCalculator
+    from fusionpot.models import save_model
+
+    torch.manual_seed(0)
+    save_model(
+        build_model(FusionMACEConfig(elements=("Cu",), dtype="float64", **MODEL)),
+        tmp_path / "m.pth",
+    )
+    frames = strained_copper(7, seed=4)
+    for k, atoms in enumerate(frames[:6]):
+        atoms.info["subset"] = "squeezed" if k < 3 else "stretched"
+    data = tmp_path / "cu.extxyz"
+    ase.io.write(data, frames)
+    argv = ["eval", str(tmp_path / "m.pth"), str(data), "--no-progress", "--device", "cpu"]
+    assert main([*argv, "--by", "subset", "--output", str(tmp_path / "e.md")]) == 0
+    report = (tmp_path / "e.md").read_text()
+    assert report.strip() in capsys.readouterr().out
+    rows = _table_rows(report, "## By subset")
+    assert list(rows) == ["(none)", "squeezed", "stretched", "all"]
+
+    calc = FusionCalculator(model=tmp_path / "m.pth", device="cpu")
+    de, dp, df_sum, df_n, ds = [], [], [], [], []
+    for labels in ase.io.read(data, ":"):  # extxyz's stress comes back as labels.calc's
+        atoms = labels.copy()
+        atoms.calc = calc
+        de.append((atoms.get_potential_energy() - labels.info["energy_s0"]) / len(atoms) * 1e3)
+        df = atoms.get_forces() - labels.arrays["forces_s0"]
+        df_sum.append(np.abs(df).sum() * 1e3)
+        df_n.append(df.size)
+        dsigma = voigt_6_to_full_3x3_stress(atoms.get_stress() - labels.get_stress())
+        ds.append(np.abs(dsigma).mean() * 1e3)
+        dp.append(-np.trace(dsigma) / 3 / GPa)
+    groups = {"(none)": [6], "squeezed": [0, 1, 2], "stretched": [3, 4, 5], "all": range(7)}
+    for name, index in groups.items():
+        n, e_mae, e_mean, f_mae, s_mae, p_mean = rows[name]
+        assert int(n) == len(index)
+        f_expected = np.take(df_sum, index).sum() / np.take(df_n, index).sum()
+        assert float(f_mae) == pytest.approx(f_expected, abs=0.051)
+        assert float(s_mae) == pytest.approx(np.mean(np.take(ds, index)), abs=6e-4)
+        assert float(e_mae) == pytest.approx(np.mean(np.abs(np.take(de, index))), abs=0.006)
+        assert float(e_mean.split(" ± ")[0]) == pytest.approx(
+            np.mean(np.take(de, index)), abs=0.006
+        )
+        assert float(p_mean.split(" ± ")[0]) == pytest.approx(np.mean(np.take(dp, index)), abs=6e-5)
+        assert (" ± " in p_mean) == (len(index) > 1)  # no standard error from one frame
+    overall = report.split("## By subset")[0]
+    s0 = next(line for line in overall.splitlines() if line.startswith("| S0 |")).split("|")
+    assert rows["all"][1] == s0[2].strip()  # the energy MAE, 2 decimals in both
+    assert float(rows["all"][3]) == pytest.approx(float(s0[4]), abs=0.051)  # force MAE
+    assert f"Stress MAE (S0): {rows['all'][4]} meV/Å³" in overall
+
+    assert main([*argv, "--by", "config_type"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1
+    assert "--by config_type: no frame has info key 'config_type'" in err and "subset" in err

@@ -1,5 +1,7 @@
 """``fusionpot eval model.pth data.extxyz``: error table of a model on labelled frames
-(energies and forces per state; S0's stress where frames carry ASE's ``stress``)."""
+(energies and forces per state; S0's stress where frames carry ASE's ``stress``);
+``--by KEY`` adds a table per value of ``atoms.info[KEY]`` with the mean signed errors of
+the energy and the pressure (:mod:`fusionpot.train.grouped`)."""
 
 from __future__ import annotations
 
@@ -31,6 +33,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, ...")
     parser.add_argument("--output", default=None, help="also write the table here (Markdown)")
     parser.add_argument("--parity", default=None, help="write a parity plot here (PNG)")
+    parser.add_argument(
+        "--by",
+        metavar="KEY",
+        default=None,
+        help="also a table per value of the frames' info[KEY] (e.g. subset, config_type): "
+        "energy MAE and mean signed error (model - label) per atom, force MAE, pressure mean "
+        "error; a systematic error that the MAE hides",
+    )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
@@ -40,6 +50,7 @@ def run(args: argparse.Namespace) -> int:
     from fusionpot._io import atomic_write_text
     from fusionpot.export import load_eager
     from fusionpot.train import evaluate, metrics_table, read_files, resolve_device
+    from fusionpot.train.grouped import group_errors, grouped_table
     from fusionpot.train.report import plot_parity
 
     if (args.energy_keys is None) != (args.forces_keys is None):
@@ -54,6 +65,9 @@ def run(args: argparse.Namespace) -> int:
         f"{', '.join(args.data)} ({len(data)} frames)\n\n"
         f"{metrics_table(predictions.errors.metrics())}\n"
     )
+    if args.by is not None:
+        table = grouped_table(group_errors(data, predictions, args.by), args.by)
+        report += f"\n## By {args.by}\n\n{table}\n"
     print(report)
     if args.output is not None:
         atomic_write_text(Path(args.output), report)

@@ -24,11 +24,13 @@ __all__ = ["Predictions", "error_sums", "evaluate", "frame_graphs"]
 class Predictions:
     """energy [n_frames, S] eV; forces: one [n_atoms, S, 3] eV/Å per frame; errors against
     the labels (see :class:`~fusionpot.train.loss.ErrorSums`; stress errors when the frames
-    have stress labels)."""
+    have stress labels); stress of S0 [n_frames, 3, 3] eV/Å³ (ASE's sign) when some frame
+    has a stress label, else None."""
 
     energy: np.ndarray
     forces: list[np.ndarray]
     errors: ErrorSums
+    stress: np.ndarray | None = None
 
 
 def frame_graphs(
@@ -79,7 +81,7 @@ def evaluate(
     with one."""
     graphs = frame_graphs(model, data, device)
     force_model = ForceOutput(model, compute_stress=graphs.has_stress).eval()
-    energies, forces, errors = [], [], None
+    energies, forces, stresses, errors = [], [], [], None
     n_batches = -(-len(graphs) // batch_size)
     outputs = _batches(force_model, graphs, np.arange(len(graphs)), batch_size)
     bar = tqdm(outputs, total=n_batches, desc="evaluate", disable=not progress, leave=False)
@@ -92,8 +94,11 @@ def evaluate(
         energies.append(out[keys.ENERGY].detach().cpu().double().numpy())
         f = out[keys.FORCES].detach().cpu().double().numpy()
         forces.extend(np.split(f, batch.graph[keys.PTR][1:-1].cpu().numpy()))
+        if graphs.has_stress:
+            stresses.append(out[keys.STRESS][:, 0].detach().cpu().double().numpy())
     assert errors is not None
-    return Predictions(np.concatenate(energies), forces, errors)
+    stress = np.concatenate(stresses) if stresses else None
+    return Predictions(np.concatenate(energies), forces, errors, stress)
 
 
 def error_sums(
