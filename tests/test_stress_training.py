@@ -239,7 +239,7 @@ def test_eval_by_key_reports_each_groups_mean_errors_as_the_calculator_gives_the
     report = (tmp_path / "e.md").read_text()
     assert report.strip() in capsys.readouterr().out
     rows = _table_rows(report, "## By subset")
-    assert list(rows) == ["(none)", "squeezed", "stretched", "all"]
+    assert list(rows) == ["(none)", "squeezed", "stretched", "(all)"]
 
     calc = FusionCalculator(model=tmp_path / "m.pth", device="cpu")
     de, dp, df_sum, df_n, ds = [], [], [], [], []
@@ -253,7 +253,7 @@ def test_eval_by_key_reports_each_groups_mean_errors_as_the_calculator_gives_the
         dsigma = voigt_6_to_full_3x3_stress(atoms.get_stress() - labels.get_stress())
         ds.append(np.abs(dsigma).mean() * 1e3)
         dp.append(-np.trace(dsigma) / 3 / GPa)
-    groups = {"(none)": [6], "squeezed": [0, 1, 2], "stretched": [3, 4, 5], "all": range(7)}
+    groups = {"(none)": [6], "squeezed": [0, 1, 2], "stretched": [3, 4, 5], "(all)": range(7)}
     for name, index in groups.items():
         n, e_mae, e_mean, f_mae, s_mae, p_mean = rows[name]
         assert int(n) == len(index)
@@ -268,9 +268,9 @@ def test_eval_by_key_reports_each_groups_mean_errors_as_the_calculator_gives_the
         assert (" ± " in p_mean) == (len(index) > 1)  # no standard error from one frame
     overall = report.split("## By subset")[0]
     s0 = next(line for line in overall.splitlines() if line.startswith("| S0 |")).split("|")
-    assert rows["all"][1] == s0[2].strip()  # the energy MAE, 2 decimals in both
-    assert float(rows["all"][3]) == pytest.approx(float(s0[4]), abs=0.051)  # force MAE
-    assert f"Stress MAE (S0): {rows['all'][4]} meV/Å³" in overall
+    assert rows["(all)"][1] == s0[2].strip()  # the energy MAE, 2 decimals in both
+    assert float(rows["(all)"][3]) == pytest.approx(float(s0[4]), abs=0.051)  # force MAE
+    assert f"Stress MAE (S0): {rows['(all)'][4]} meV/Å³" in overall
 
     assert main([*argv, "--by", "config_type"]) == 2
     err = capsys.readouterr().err.strip()

@@ -23,8 +23,9 @@ from fusionpot.train.evaluate import Predictions
 
 __all__ = ["GroupErrors", "group_errors", "grouped_table"]
 
-#: the group of frames without the key
+#: the group of frames without the key, and the row of all frames
 NO_VALUE = "(none)"
+ALL = "(all)"
 
 
 @dataclass(frozen=True)
@@ -60,9 +61,7 @@ def _mean_and_sem(values: np.ndarray) -> tuple[float, float]:
 def _nan_mean(values: np.ndarray, axis: int = 0) -> np.ndarray:
     """Mean over ``axis`` of the finite entries, NaN (no warning) where there are none."""
     finite = np.isfinite(values)
-    count = finite.sum(axis=axis)
-    total = np.where(finite, values, 0.0).sum(axis=axis)
-    return np.where(count > 0, total / np.maximum(count, 1), np.nan)
+    return _ratio(np.where(finite, values, 0.0).sum(axis=axis), finite.sum(axis=axis))
 
 
 def _ratio(total: np.ndarray, count: np.ndarray) -> np.ndarray:
@@ -72,7 +71,7 @@ def _ratio(total: np.ndarray, count: np.ndarray) -> np.ndarray:
 
 def group_errors(data: LabelledFrames, predictions: Predictions, key: str) -> list[GroupErrors]:
     """One :class:`GroupErrors` per value of ``atoms.info[key]`` (sorted by name; frames
-    without the key form the group ``"(none)"``), then one named ``"all"``.
+    without the key form the group ``"(none)"``), then one of all frames, ``"(all)"``.
 
     ``DataError`` when no frame has ``key`` (a misspelt key), naming the info keys the
     frames do have."""
@@ -104,8 +103,8 @@ def group_errors(data: LabelledFrames, predictions: Predictions, key: str) -> li
         pressure_error[labelled] = -np.trace(delta, axis1=1, axis2=2) / 3.0 / GPa
 
     groups = []
-    for name in [*sorted(set(names.tolist())), "all"]:
-        rows = np.ones(len(data), dtype=bool) if name == "all" else names == name
+    for name in [*sorted(set(names.tolist())), ALL]:
+        rows = np.ones(len(data), dtype=bool) if name == ALL else names == name
         mean_sem = [_mean_and_sem(column) for column in energy_error[rows].T]
         p_mean, p_sem = _mean_and_sem(pressure_error[rows])
         groups.append(
