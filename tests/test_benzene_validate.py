@@ -330,7 +330,9 @@ def test_density_stage_checks_its_own_geometries_with_gfn1_xtb(
     # with the provenance split_data.py needs to take them into a data set
     assert [f.info["md_step"] for f in frames] == [10, 20]
     assert [f.info["md_time_fs"] for f in frames] == [10.0, 15.0]
-    assert frames[0].info["subset"] == "T300_NPT_1atm_driven"
+    # one condition per run (model and seed), so that runs are held out each on its own
+    run = f"T300_NPT_1atm_{validate.file_sha256(MODEL)[:12]}_seed0"
+    assert [f.info["subset"] for f in frames] == [run, run]
     # each label is GFN1-xTB's at that geometry (an NPT geometry: the cell moved too)
     calc = XTBLabeller(method="GFN1-xTB").calculator()
     assert not np.allclose(frames[0].cell.array, read(data, "0").cell.array)

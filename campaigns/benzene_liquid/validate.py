@@ -1078,16 +1078,17 @@ def stage_density(args: argparse.Namespace) -> None:
     production = records["production"]
     density = production["density_g_cm3"][1:]
     mean, error = block_average(density, min(args.blocks, len(density)))
-    driver = (
-        f"ASE LangevinBAOAB NPT 1 atm, model {file_sha256(args.model)[:12]} (validate.py density)"
-    )
+    model_hash = file_sha256(args.model)[:12]
+    driver = f"ASE LangevinBAOAB NPT 1 atm, model {model_hash} (validate.py density)"
     frames = []
     for k, (x, c) in enumerate(zip(production["positions"], production["cells"], strict=True)):
         if k == 0:  # the equilibration's last geometry
             continue
         atoms = Atoms(numbers=start.numbers, positions=x, cell=c, pbc=True)
         atoms.info.update(  # provenance: the frames can join the data set (split_data.py)
-            subset=f"T{args.temperature:g}_NPT_1atm_driven",
+            # one condition per run: split_data.py holds out each run's last frames
+            subset=f"T{args.temperature:g}_NPT_1atm_{model_hash}_seed{args.seed}",
+            seed=args.seed,
             md_step=k * every,
             md_time_fs=1000.0 * equil + k * args.check_every_fs,
             temperature_K=args.temperature,
