@@ -10,11 +10,13 @@ from pathlib import Path
 import ase.io
 import numpy as np
 import pytest
+from load_script import load_script
 
 from fusionpot.active.select import model_predictions
 
 REPO = Path(__file__).resolve().parents[1]
 SCRIPT = REPO / "campaigns" / "stilbene" / "check_energetics.py"
+PRODUCTION = REPO / "campaigns" / "stilbene" / "make_production.py"
 MODEL = REPO / "potentials" / "stilbene" / "stilbene_s012.pt"
 SEED = REPO.parent / "shared" / "data" / "stilbene_mrsf_seed" / "stilbene_mrsf_seed.extxyz"
 
@@ -49,3 +51,17 @@ def test_relative_s0_energies_are_the_models_and_the_labels(tmp_path: Path) -> N
         [sys.executable, str(SCRIPT), str(tmp_path / "none.pt")], capture_output=True, text=True
     )
     assert missing.returncode != 0 and "none.pt: no such model file" in missing.stderr
+
+
+def test_production_refuses_a_model_with_trans_above_cis() -> None:
+    if not SEED.is_file():
+        pytest.skip(f"needs the MRSF seed set {SEED} (../shared/data is absent)")
+    if str(PRODUCTION.parent) not in sys.path:
+        sys.path.insert(0, str(PRODUCTION.parent))  # it imports its siblings
+    production = load_script(PRODUCTION, "stilbene_make_production")
+    minima = production.xtb_minima()  # the xTB geometries: |φ| 6° and 180°
+    minima["cis"].info["energy_s0"], minima["trans"].info["energy_s0"] = -10.0, -10.281
+    production.check_minima(minima, Path("member_0/model.pth"))  # passes
+    minima["trans"].info["energy_s0"] = -9.746
+    with pytest.raises(SystemExit, match="trans S0 minimum 254 meV above the cis one"):
+        production.check_minima(minima, Path("member_0/model.pth"))

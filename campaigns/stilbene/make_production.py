@@ -11,8 +11,10 @@ measure it against the demo potential and stock MACE on the same held-out frames
    molecule); held-out errors alone do not show a member that pulls molecules apart;
 2. relaxes its cis and trans S0 minima (``stilbene_s012_{cis,trans}_minimum.xyz``; BFGS
    from the MRSF-labelled xTB minima of the seed set) and stops, leaving every shipped
-   file as it was, unless the cis minimum has a C=C torsion |φ| ≤ 60° and the trans one
-   |φ| ≥ 150° (the model is exported to a hidden candidate file first);
+   file as it was, unless the cis minimum has a C=C torsion |φ| ≤ 60°, the trans one
+   |φ| ≥ 150°, and trans lies below cis in S0 energy (MRSF at the xTB minima: 281 meV
+   below; ``check_energetics.py`` compares more) (the model is exported to a hidden
+   candidate file first);
 3. evaluates on the round's fixed test split (``committee/round_N/data/test.extxyz``):
    the production model, the committee's other members, stock MACE trained on the same
    split (if ``--mace-run`` holds its ``model.pth``) and the demo potential, the latter
@@ -72,9 +74,11 @@ def relax_minima(model: Path) -> dict[str, ase.Atoms]:
 
 
 def check_minima(minima: dict[str, ase.Atoms], member: Path) -> None:
-    """Stop (SystemExit) unless the cis minimum has |φ| ≤ CIS_MAX_DEG and the trans one
-    |φ| ≥ TRANS_MIN_DEG: a model whose trans-stilbene slides to a twisted S0 minimum
-    cannot start the study's trans ensemble (round 3's member 2: 73°)."""
+    """Stop (SystemExit) unless the cis minimum has |φ| ≤ CIS_MAX_DEG, the trans one
+    |φ| ≥ TRANS_MIN_DEG, and trans is the lower in S0 (``info["energy_s0"]``, eV): a model
+    whose trans-stilbene slides to a twisted S0 minimum cannot start the study's trans
+    ensemble (round 3's member 2: 73°), and one that puts trans above cis (the round-2
+    model: +254 meV, MRSF −281 meV) decides where the molecules end up by its error."""
     twist = CollectiveVariable("dihedral", TORSION)  # |φ|, 0..180°
     torsion = {name: float(twist(a.positions[None])[0]) for name, a in minima.items()}
     if torsion["cis"] > CIS_MAX_DEG or torsion["trans"] < TRANS_MIN_DEG:
@@ -82,6 +86,12 @@ def check_minima(minima: dict[str, ase.Atoms], member: Path) -> None:
             f"make_production.py: {member}'s S0 minima are not stilbene's: cis |φ| = "
             f"{torsion['cis']:.0f}° (want ≤ {CIS_MAX_DEG:.0f}°), trans |φ| = "
             f"{torsion['trans']:.0f}° (want ≥ {TRANS_MIN_DEG:.0f}°); {PRODUCTION.name} unchanged"
+        )
+    above = 1000.0 * (minima["trans"].info["energy_s0"] - minima["cis"].info["energy_s0"])
+    if above >= 0.0:
+        raise SystemExit(
+            f"make_production.py: {member} puts the trans S0 minimum {above:.0f} meV above "
+            f"the cis one (MRSF at the xTB minima: 281 meV below); {PRODUCTION.name} unchanged"
         )
 
 
