@@ -7,7 +7,8 @@ A MODEL is one file (exported ``.pt`` or a training ``model.pth``) or several jo
 commas (a committee: their mean energy). Reference frames: every MRSF-labelled frame of the
 seed set, the extra set and the campaign (``paths.py``) whose ``subset`` is
 ``torsion_scan`` or ``minimum_xtb`` and whose S0 energy lies within ``--window`` eV of the
-cis xTB minimum's (the electronically excited-state minima of ``minimum_xtb`` lie higher).
+cis xTB minimum's (the third ``minimum_xtb``, the DHP isomer at φ ≈ −22°, lies 1.9 eV higher
+and stays out by default).
 Energies are relative to the cis xTB minimum (φ ≈ −6°), in meV; φ is the central C=C
 torsion (``TORSION``). Prints one markdown table: per frame φ, MRSF and every model; then
 per model the trans−cis difference and the mean absolute error of the relative energies.
