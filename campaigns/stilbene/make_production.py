@@ -78,7 +78,8 @@ def check_minima(minima: dict[str, ase.Atoms], member: Path) -> None:
     |φ| ≥ TRANS_MIN_DEG, and trans is the lower in S0 (``info["energy_s0"]``, eV): a model
     whose trans-stilbene slides to a twisted S0 minimum cannot start the study's trans
     ensemble (round 3's member 2: 73°), and one that puts trans above cis (the round-2
-    model: +254 meV, MRSF −281 meV) decides where the molecules end up by its error."""
+    model at the xTB geometries: +254 meV, MRSF −281 meV) decides where the molecules end
+    up by its error."""
     twist = CollectiveVariable("dihedral", TORSION)  # |φ|, 0..180°
     torsion = {name: float(twist(a.positions[None])[0]) for name, a in minima.items()}
     if torsion["cis"] > CIS_MAX_DEG or torsion["trans"] < TRANS_MIN_DEG:
