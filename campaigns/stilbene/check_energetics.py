@@ -41,10 +41,10 @@ def torsion(atoms: ase.Atoms) -> float:
 
 def reference_frames(window_ev: float) -> tuple[list[ase.Atoms], int]:
     """(frames sorted by torsion, index of the cis xTB minimum): the MRSF frames of
-    ``SUBSETS`` from every set that exists, once each (``frame_id``), within ``window_ev``
-    of the cis minimum's S0 energy. A frame copied between sets counts once (same subset
-    and S0 label to 0.1 meV: the sets write positions to different precision, so their
-    geometry hashes differ). SystemExit naming the files if there is no cis minimum among
+    ``SUBSETS`` from every set that exists, within ``window_ev`` of the cis minimum's S0
+    energy. A frame copied between sets counts once (same subset and S0 label to 0.1 meV,
+    not ``frame_id``: the sets write positions to different precision, so their geometry
+    hashes differ). SystemExit naming the files if there is no cis minimum among
     them."""
     frames: dict[tuple[str, float], ase.Atoms] = {}
     for path in (SEED_SET, EXTRA_SET, LABELS):
