@@ -16,7 +16,8 @@ measure it against the demo potential and stock MACE on the same held-out frames
    below; ``check_energetics.py`` compares more) (the model is exported to a hidden
    candidate file first);
 3. evaluates on the round's fixed test split (``committee/round_N/data/test.extxyz``):
-   the production model, the committee's other members, stock MACE trained on the same
+   the production model, the committee's other members, the shipped model it replaces
+   (measured before it is overwritten), stock MACE trained on the same
    split (if ``--mace-run`` holds its ``model.pth``) and the demo potential, the latter
    only on test frames it was not trained on; per state energy MAE (meV/atom) and force
    MAE (meV/Å), S1-S0 gap MAE (meV) on all test frames and on those with an MRSF gap
@@ -159,13 +160,16 @@ def main() -> None:
     except SystemExit:
         candidate.unlink()
         raise
+    test = ase.io.read(round_dir / "data" / "test.extxyz", index=":")
+    assert isinstance(test, list)
+    # the model this one replaces, on the same frames (the split is fixed by geometry, so
+    # no round trained on them), measured before it is overwritten
+    replaced = held_out_errors(PRODUCTION, test) if PRODUCTION.exists() else None
     os.replace(candidate, PRODUCTION)
     print(f"exported {chosen} -> {PRODUCTION}")
     seed = int(yaml.safe_load((chosen.parent / "config.yaml").read_text())["seed"])
     write_provenance(round_dir, args.member, seed)
     write_minima(minima)
-    test = ase.io.read(round_dir / "data" / "test.extxyz", index=":")
-    assert isinstance(test, list)
     demo_train = set(json.loads(DEMO_SPLIT.read_text())["campaign"]["train"])
     demo_train |= set(json.loads(DEMO_SPLIT.read_text())["campaign"]["valid"])
     unseen_by_demo = [
@@ -178,6 +182,8 @@ def main() -> None:
     for member in members:
         if member != chosen:
             results[member.parent.name.replace("_", " ")] = held_out_errors(member, test)
+    if replaced is not None:
+        results["the model it replaced"] = replaced
     if args.mace_run is not None and (args.mace_run / "model.pth").exists():
         results["stock MACE, same split"] = held_out_errors(args.mace_run / "model.pth", test)
     results["production on demo-unseen"] = held_out_errors(PRODUCTION, unseen_by_demo)
