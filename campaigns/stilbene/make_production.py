@@ -152,6 +152,8 @@ def main() -> None:
     if not chosen.exists():
         raise SystemExit(f"make_production.py: {chosen} is missing (train the round first)")
     members = sorted(round_dir.glob("member_*/model.pth"))
+    test = ase.io.read(round_dir / "data" / "test.extxyz", index=":")
+    assert isinstance(test, list)
     candidate = PRODUCTION.with_name(f".{PRODUCTION.name}.candidate")
     export_model(load_eager(chosen), candidate, dtype="float32")
     minima = relax_minima(candidate)
@@ -160,8 +162,6 @@ def main() -> None:
     except SystemExit:
         candidate.unlink()
         raise
-    test = ase.io.read(round_dir / "data" / "test.extxyz", index=":")
-    assert isinstance(test, list)
     # the model this one replaces, on the same frames (the split is fixed by geometry, so
     # no round trained on them), measured before it is overwritten
     replaced = held_out_errors(PRODUCTION, test) if PRODUCTION.exists() else None
