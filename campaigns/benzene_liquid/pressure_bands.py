@@ -32,9 +32,11 @@ from ase import Atoms, units
 from validate import (  # the sibling script: one implementation of each piece
     InputError,
     block_average,
+    density_g_cm3,
     model_calculator,
     read_reference,
     unlabelled,
+    virial_pressure,
 )
 
 from fusionpot._io import atomic_write_text
@@ -48,22 +50,13 @@ FRAMES = [
 MAX_BLOCKS = 5
 
 
-def virial_pressure_bar(atoms: Atoms) -> float:
-    """−trace(σ)/3 of ``atoms``' stress (its calculator's or its label's), in bar."""
-    return -float(np.mean(atoms.get_stress(voigt=True)[:3])) / units.bar
-
-
-def density_g_cm3(atoms: Atoms) -> float:
-    """Mass density of the cell (g/cm³)."""
-    return float(atoms.get_masses().sum()) * units._amu * 1e3 / (atoms.get_volume() * 1e-24)
-
-
 def band_names(edges: Sequence[float]) -> list[str]:
     """Names of the bands that ``edges`` (g/cm³, increasing) cut: ``<0.8``, ``0.8–0.9``,
-    ``>0.9`` for ``[0.8, 0.9]``."""
-    names = [f"<{edges[0]:g}"] if edges else []
-    names += [f"{lo:g}–{hi:g}" for lo, hi in itertools.pairwise(edges)]
-    return names + ([f">{edges[-1]:g}"] if edges else ["all"])
+    ``>0.9`` for ``[0.8, 0.9]``; none without edges."""
+    if not edges:
+        return []
+    inner = [f"{lo:g}–{hi:g}" for lo, hi in itertools.pairwise(edges)]
+    return [f"<{edges[0]:g}", *inner, f">{edges[-1]:g}"]
 
 
 def paired_differences(model: Path, device: str, frames: Sequence[Atoms]) -> np.ndarray:
@@ -73,7 +66,7 @@ def paired_differences(model: Path, device: str, frames: Sequence[Atoms]) -> np.
     for frame in frames:
         atoms = unlabelled(frame)
         atoms.calc = calc
-        differences.append(virial_pressure_bar(atoms) - virial_pressure_bar(frame))
+        differences.append((virial_pressure(atoms) - virial_pressure(frame)) / units.bar)
     return np.asarray(differences)
 
 
@@ -96,7 +89,7 @@ def summarise(differences: np.ndarray, densities: np.ndarray, edges: Sequence[fl
 
 def table(results: dict[str, dict], edges: Sequence[float]) -> str:
     """Markdown: one row per model, ``bias ± error (n)`` per band and for all frames."""
-    columns = [*band_names(edges), "all"] if edges else ["all"]
+    columns = [*band_names(edges), "all"]
     lines = [
         "| model | " + " | ".join(f"{c} g/cm³" if c != "all" else "all" for c in columns) + " |",
         "|---|" + "---:|" * len(columns),

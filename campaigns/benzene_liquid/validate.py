@@ -296,14 +296,19 @@ def density_at_pressure(
     )
 
 
+def virial_pressure(atoms: Atoms) -> float:
+    """−trace(σ)/3 (eV/Å³) of ``atoms``' stress (its calculator's or its label's): the
+    potential's part of the pressure."""
+    return -float(np.mean(atoms.get_stress(voigt=True)[:3]))
+
+
 def label_pressure(atoms: Atoms, temperature_K: float, n_fixed_dof: int = 3) -> float:
     """P = −trace(σ)/3 + N_dof k_B T / (3V) (eV/Å³) of a labelled frame: the stress label
     σ (eV/Å³) is the potential's (virial) part only; the kinetic part is the ideal gas at
     the thermostat's T with N_dof = 3N − ``n_fixed_dof`` (the data set's MD fixes the
     centre of mass)."""
-    virial = -float(np.mean(atoms.get_stress(voigt=True)[:3]))
     n_dof = 3 * len(atoms) - n_fixed_dof
-    return virial + n_dof * units.kB * temperature_K / (3.0 * atoms.get_volume())
+    return virial_pressure(atoms) + n_dof * units.kB * temperature_K / (3.0 * atoms.get_volume())
 
 
 def pressure_sets(data: Path) -> list[Path]:
@@ -353,7 +358,7 @@ def tblite_density(frames: Sequence[Atoms], temperature_K: float, n_blocks: int)
             "frames": len(group),
             "md_time_fs": [min(times), max(times)],
             "volume_A3": float(group[0].get_volume()),
-            "density_g_cm3": _density(group[0]),
+            "density_g_cm3": density_g_cm3(group[0]),
             "pressure_bar": mean / units.bar,
             "pressure_error_bar": error / units.bar,
         }
@@ -386,7 +391,7 @@ def linear_drift(times: np.ndarray, values: np.ndarray) -> tuple[float, float]:
     return slope, error
 
 
-def _density(atoms: Atoms) -> float:
+def density_g_cm3(atoms: Atoms) -> float:
     """g/cm³ of a cell."""
     return float(atoms.get_masses().sum() * AMU_PER_A3_IN_G_CM3 / atoms.get_volume())
 
@@ -468,7 +473,7 @@ def _observe(atoms: Atoms, ensemble: str, time_ps: float) -> dict[str, float]:
     if ensemble == "npt":
         stress = atoms.get_stress(include_ideal_gas=True)
         row["volume_A3"] = float(atoms.get_volume())
-        row["density_g_cm3"] = _density(atoms)
+        row["density_g_cm3"] = density_g_cm3(atoms)
         row["pressure_bar"] = -float(np.mean(stress[:3])) / units.bar
     return row
 
@@ -624,7 +629,7 @@ def _record(rows: dict[str, list], atoms: Atoms, phase: Phase, step: int, dt_ps:
 def _progress(label: str, phase: Phase, step: int, atoms: Atoms, meta: dict) -> None:
     ms = 1000.0 * meta["md_s"] / max(meta["md_steps"], 1)
     left = (phase.steps - step) * ms / 60000.0
-    extra = f", {_density(atoms):.4f} g/cm³" if phase.ensemble == "npt" else ""
+    extra = f", {density_g_cm3(atoms):.4f} g/cm³" if phase.ensemble == "npt" else ""
     print(
         f"[{label}] {phase.name} ({phase.ensemble}) step {step}/{phase.steps}: "
         f"T {atoms.get_temperature():.0f} K, Epot {atoms.get_potential_energy():.3f} eV"
@@ -1092,7 +1097,7 @@ def stage_density(args: argparse.Namespace) -> None:
             md_step=k * every,
             md_time_fs=1000.0 * equil + k * args.check_every_fs,
             temperature_K=args.temperature,
-            density_g_cm3=_density(atoms),
+            density_g_cm3=density_g_cm3(atoms),
             md_method=driver,
         )
         frames.append(atoms)
