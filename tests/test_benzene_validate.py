@@ -310,6 +310,28 @@ def test_tblite_nvt_frames_carry_their_own_labels_and_feed_the_rdf(
     report = (out / "validation.md").read_text()
     assert "3 GFN1-xTB NVT frames it never saw" in report and "tblite_nvt.extxyz" in report
 
+    # another model's errors on the same frames, without GFN1-xTB MD: a renamed copy gives
+    # the same numbers (to the file's 1e-6 precision), under its own name and command; the
+    # frames' MD fields stay
+    copy = tmp_path / "copy.pt"
+    copy.write_bytes(MODEL.read_bytes())
+    assert validate.main(["model-errors", *common, "--model", str(copy)]) == 0
+    again = json.loads((out / "tblite_nvt.json").read_text())
+    assert again["md"] == result["md"] and again["command"] == result["command"]
+    assert again["model"] == str(copy) and "model-errors" in again["model_errors_command"]
+    for key, value in errors.items():
+        assert again["model_errors"][key] == pytest.approx(value, rel=1e-6, nan_ok=True)
+    assert "[model-errors] 3 GFN1-xTB frames" in capsys.readouterr().out
+    # the report refuses results of different models side by side, naming them
+    rdf["model_sha256"] = "0" * 64
+    (out / "rdf.json").write_text(json.dumps(rdf))
+    assert validate.main(["report", "--out", str(out)]) == 2
+    assert "are of different models (tblite_nvt.json" in capsys.readouterr().err
+    # without reference frames the stage says what to run first
+    argv = ["model-errors", "--out", str(tmp_path / "none"), "--model", str(MODEL)]
+    assert validate.main(argv) == 2
+    assert "run validate.py tblite-nvt --out" in capsys.readouterr().err
+
 
 def test_density_stage_checks_its_own_geometries_with_gfn1_xtb(
     validate: ModuleType, tmp_path: Path, capsys: pytest.CaptureFixture[str]
