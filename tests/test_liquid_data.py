@@ -208,6 +208,31 @@ def test_test_split_is_the_last_time_block_of_every_condition() -> None:
         split.time_block_split(frames, 1.0)
 
 
+def test_split_holds_out_named_data_sets(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from ase.io import read, write
+
+    split = _load("split_data")
+    data = tmp_path / "data"
+    sets = {"": ("T300_V1", 10), "driven_1": ("T300_driven", 10), "driven_5": ("T300_NPT", 5)}
+    for folder, (subset, n) in sets.items():
+        (data / folder).mkdir(parents=True, exist_ok=True)
+        write(data / folder / "labelled.extxyz", _condition_frames(n, subset, 0.0))
+    out = tmp_path / "out"
+    split.main(["--data", str(data), "--out", str(out), "--hold-out", "driven_5"])
+    train, test = read(out / "train.extxyz", ":"), read(out / "test.extxyz", ":")
+    assert len(train) + len(test) == 20 and len(test) == 2  # one per kept condition
+    assert {a.info["subset"] for a in train + test} == {"T300_V1", "T300_driven"}
+    assert "18 train, 2 test frames" in capsys.readouterr().out
+    split.main(["--data", str(data), "--out", str(out)])  # nothing held out: all 25
+    assert len(read(out / "train.extxyz", ":")) + len(read(out / "test.extxyz", ":")) == 25
+    with pytest.raises(SystemExit) as stop:
+        split.main(["--data", str(data), "--out", str(out), "--hold-out", "driven_9"])
+    assert stop.value.code == 2
+    assert "--hold-out driven_9: no " in capsys.readouterr().err
+
+
 def test_summary_pressure_is_minus_the_mean_normal_stress() -> None:
     summarise = _load("summarise")
     squeezed = _condition_frames(3, "T300_V0.95", -0.01)  # compressive stress: P > 0
