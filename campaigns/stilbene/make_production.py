@@ -170,8 +170,8 @@ def main() -> None:
     seed = int(yaml.safe_load((chosen.parent / "config.yaml").read_text())["seed"])
     write_provenance(round_dir, args.member, seed)
     write_minima(minima)
-    demo_train = set(json.loads(DEMO_SPLIT.read_text())["campaign"]["train"])
-    demo_train |= set(json.loads(DEMO_SPLIT.read_text())["campaign"]["valid"])
+    demo_campaign = json.loads(DEMO_SPLIT.read_text())["campaign"]
+    demo_train = set(demo_campaign["train"]) | set(demo_campaign["valid"])
     unseen_by_demo = [
         a
         for a in test
