@@ -14,7 +14,8 @@ Stages (``all`` runs them in this order); each writes its results into ``--out``
   model never saw: the model's errors on them are in ``tblite_nvt.json``).
 - ``model-errors``: another model's errors on the ``tblite_nvt.extxyz`` already in
   ``--out`` (the reference liquid does not depend on the model): rewrites the model's
-  fields of ``tblite_nvt.json`` without running GFN1-xTB again (a minute, not an hour).
+  fields of ``tblite_nvt.json`` without running GFN1-xTB again (a minute, not an hour;
+  not part of ``all``).
 - ``rdf``: C–C and C–H radial distribution functions of NVT Langevin MD with the model
   (same thermostat; ``--equil-ps`` 2, then ``--ps`` 20 ps, a frame every 10 fs) against
   ``tblite_nvt.extxyz`` in ``--out`` (or, without it, the tblite-driven frames of
