@@ -327,6 +327,12 @@ def test_tblite_nvt_frames_carry_their_own_labels_and_feed_the_rdf(
     (out / "rdf.json").write_text(json.dumps(rdf))
     assert validate.main(["report", "--out", str(out)]) == 2
     assert "are of different models (tblite_nvt.json" in capsys.readouterr().err
+    # a frame without a stress label is named, not a traceback
+    unstressed = read(out / validate.TBLITE_NVT, ":")
+    unstressed[1].calc = None
+    write(out / validate.TBLITE_NVT, unstressed, format="extxyz")
+    assert validate.main(["model-errors", *common]) == 2
+    assert "tblite_nvt.extxyz: frame 1 has no stress label" in capsys.readouterr().err
     # without reference frames the stage says what to run first
     argv = ["model-errors", "--out", str(tmp_path / "none"), "--model", str(MODEL)]
     assert validate.main(argv) == 2

@@ -884,8 +884,10 @@ def stage_model_errors(args: argparse.Namespace) -> None:
     if not args.model.is_file():
         raise InputError(f"no model at {args.model}")
     frames = read_reference(frames_path)
-    for frame in frames:  # (ASE's reader moves an extxyz "stress" into a calculator)
+    for k, frame in enumerate(frames):  # (ASE's reader moves an extxyz "stress" into a calculator)
         if "stress" not in frame.info:
+            if frame.calc is None or "stress" not in frame.calc.results:
+                raise InputError(f"{frames_path}: frame {k} has no stress label")
             frame.info["stress"] = frame.get_stress(voigt=True)
     result = json.loads(result_path.read_text())
     provenance = _provenance(args, "model-errors")
