@@ -419,3 +419,41 @@ def test_label_names_an_unreadable_or_missing_geometry_file(tmp_path: Path, caps
     assert main(["label", str(tmp_path / "none.xyz"), "-o", str(out), "--method", "xtb"]) == 2
     assert "none.xyz" in one_line_error(capsys, "label")
     assert not out.exists()
+
+
+def test_train_config_without_training_frames_names_data_train(tmp_path: Path, capsys) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text("model: {arch: fusion-mace}\n")
+    assert main(["train", str(config)]) == 2
+    line = one_line_error(capsys, "train")
+    assert f"{config}: data.train is required" in line
+
+
+def test_sample_seam_refuses_a_file_without_s0_s1_labels(tmp_path: Path, capsys) -> None:
+    unlabelled = tmp_path / "geometries.extxyz"
+    unlabelled.write_text("1\nProperties=species:S:1:pos:R:3\nH 0 0 0\n")
+    out = tmp_path / "seam.extxyz"
+    assert main(["sample", "seam", str(unlabelled), "-o", str(out)]) == 2
+    line = one_line_error(capsys, "sample")
+    assert f"{unlabelled}: no complete frame with S0 and S1 labels" in line
+    assert not out.exists()
+
+
+def test_namd_analyze_names_a_missing_run_or_products_file(tmp_path: Path, capsys) -> None:
+    missing = tmp_path / "run.h5"
+    assert main(["namd-analyze", str(missing)]) == 2
+    assert f"{missing}: no such run file" in one_line_error(capsys, "namd-analyze")
+    run = tmp_path / "present.h5"
+    run.write_bytes(b"")
+    products = tmp_path / "products.yaml"
+    assert main(["namd-analyze", str(run), "--products", str(products)]) == 2
+    assert f"{products}: no such products file" in one_line_error(capsys, "namd-analyze")
+
+
+def test_export_of_a_file_that_is_no_model_is_one_short_line(tmp_path: Path, capsys) -> None:
+    text = tmp_path / "frames.xyz"
+    text.write_text("garbage\n")
+    assert main(["export", str(text), "-o", str(tmp_path / "out.pt")]) == 2
+    line = one_line_error(capsys, "export")
+    assert "is neither a fusionpot exported model nor a model checkpoint" in line
+    assert len(line) < 250, line  # not torch's page-long weights_only explanation

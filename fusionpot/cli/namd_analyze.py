@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 NAME = "namd-analyze"
 HELP = "analyse a surface-hopping run: population plot, lifetime, hops, products, yields"
@@ -37,6 +38,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from fusionpot.namd.report import analyse_run
 
+    for path, what in ((args.run, "run file"), (args.products, "products file")):
+        if path is not None and not Path(path).is_file():
+            raise FileNotFoundError(f"{path}: no such {what}")
     summary = analyse_run(
         args.run,
         args.products,

@@ -9,7 +9,6 @@ smallest S1-S0 gap.
 from __future__ import annotations
 
 import argparse
-import sys
 from io import StringIO
 from pathlib import Path
 
@@ -108,9 +107,18 @@ def _seam(args: argparse.Namespace) -> int:
     missing = [str(path) for path in args.labelled if not path.exists()]
     if missing:
         raise ValueError(f"no such labelled file(s): {missing}")
-    frames = [
-        f for path in args.labelled for f in read_complete_frames(path) if "forces_s1" in f.arrays
-    ]
+    frames = []
+    for path in args.labelled:
+        labelled = [
+            f
+            for f in read_complete_frames(path)
+            if "forces_s1" in f.arrays and {"energy_s0", "energy_s1"} <= f.info.keys()
+        ]
+        if not labelled:
+            raise ValueError(
+                f"{path}: no complete frame with S0 and S1 labels (energy_s0, energy_s1, forces_s1)"
+            )
+        frames += labelled
     gaps = np.array([f.info["energy_s1"] - f.info["energy_s0"] for f in frames])
     names = [_frame_name(f) for f in frames]
     stored = read_complete_frames(args.output)
@@ -136,8 +144,4 @@ def _seam(args: argparse.Namespace) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    try:
-        return _photoisomer(args) if args.sampler == "photoisomer" else _seam(args)
-    except (ValueError, FileNotFoundError) as error:
-        print(f"fusionpot sample: {error}", file=sys.stderr)
-        return 2
+    return _photoisomer(args) if args.sampler == "photoisomer" else _seam(args)

@@ -276,9 +276,10 @@ def load_eager(path: str | os.PathLike[str]) -> EnergyModel:
         try:
             return load_model(path)
         except (OSError, RuntimeError, pickle.UnpicklingError, EOFError, ValueError) as error:
+            reason = str(error).split(". ")[0].splitlines()[0][:120]  # torch's are pages long
             raise ValueError(
                 f"{os.fspath(path)!r} is neither a fusionpot exported model nor a model "
-                f"checkpoint ({error})"
+                f"checkpoint ({reason})"
             ) from None
     if "config" not in metadata:
         raise ValueError(

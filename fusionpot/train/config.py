@@ -189,6 +189,8 @@ class TrainConfig:
                 raise ConfigError(f"{section} must be a mapping, got {raw[section]!r}")
         data = dict(raw.get("data") or {})
         _check_keys(data, DataConfig, "data")
+        if data.get("train") is None:
+            raise ConfigError("data.train is required: the extxyz file(s) of training frames")
         data = {
             k: v
             if v is None and k in ("valid", "test")
