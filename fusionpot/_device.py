@@ -18,10 +18,19 @@ def resolve_device(device: torch.device | str) -> torch.device:
     Traceback (most recent call last):
     ...
     ValueError: device 'gpu0' is not a torch device (or 'auto')
+
+    A CUDA device on a machine whose torch sees none is a ``ValueError`` too (not torch's
+    assertion deep inside the first ``.to``).
     """
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     try:
-        return torch.device(device)
+        resolved = torch.device(device)
     except (RuntimeError, TypeError):
         raise ValueError(f"device {device!r} is not a torch device (or 'auto')") from None
+    if resolved.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(
+            f"device {str(device)!r}: this torch ({torch.__version__}) sees no CUDA device; "
+            "use 'cpu' or 'auto'"
+        )
+    return resolved

@@ -457,3 +457,32 @@ def test_export_of_a_file_that_is_no_model_is_one_short_line(tmp_path: Path, cap
     line = one_line_error(capsys, "export")
     assert "is neither a fusionpot exported model nor a model checkpoint" in line
     assert len(line) < 250, line  # not torch's page-long weights_only explanation
+
+
+@pytest.mark.skipif(
+    __import__("torch").cuda.is_available(), reason="needs a torch that sees no CUDA device"
+)
+def test_a_cuda_device_without_cuda_is_one_line(tmp_path: Path, capsys) -> None:
+    from make_tiny_model import PATH
+
+    assert main(["export", str(PATH), "-o", str(tmp_path / "out.pt"), "--device", "cuda"]) == 2
+    assert "device 'cuda': this torch" in one_line_error(capsys, "export")
+    config = tmp_path / "namd.yaml"
+    config.write_text(
+        "provider: {factory: 'fusionpot.namd:ExportedModelProvider', "
+        f"kwargs: {{model: {PATH}}}}}\n"
+        "initial: {tully: {momentum: 20.0, n_traj: 2}}\n"
+        "stop: {max_time: 1.0}\nrun: {device: 'cuda:0'}\n"
+    )
+    assert main(["namd", str(config)]) == 2
+    assert f"{config}: run.device 'cuda:0': this torch" in one_line_error(capsys, "namd")
+
+
+def test_select_errors_are_one_line_like_every_command(tmp_path: Path, capsys) -> None:
+    from make_tiny_model import PATH
+
+    out = tmp_path / "picks.extxyz"
+    argv = ["select", str(PATH), str(PATH), "--from", str(tmp_path / "none.extxyz"), "-o", str(out)]
+    assert main([*argv, "-n", "2"]) == 2
+    assert "none.extxyz" in one_line_error(capsys, "select")
+    assert not out.exists()

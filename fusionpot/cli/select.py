@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 NAME = "select"
@@ -59,26 +58,22 @@ def run(args: argparse.Namespace) -> int:
     from fusionpot._io import atomic_write
     from fusionpot.active.select import read_candidates, select_frames
 
-    try:
-        if args.stride < 1:
-            raise ValueError(f"--stride must be ≥ 1, got {args.stride}")
-        frames = [a for source in args.sources for a in read_candidates(source, args.stride)]
-        exclude = [a for path in args.exclude for a in read_candidates(path)]
-        if not frames:
-            raise ValueError(f"no candidate frames in {args.sources}")
-        picks = select_frames(
-            args.models,
-            frames,
-            args.n,
-            args.score,
-            args.min_rmsd,
-            exclude,
-            args.device,
-            progress=not args.no_progress,
-        )
-    except (FileNotFoundError, ValueError) as error:
-        print(f"fusionpot select: {error}", file=sys.stderr)
-        return 2
+    if args.stride < 1:
+        raise ValueError(f"--stride must be ≥ 1, got {args.stride}")
+    frames = [a for source in args.sources for a in read_candidates(source, args.stride)]
+    exclude = [a for path in args.exclude for a in read_candidates(path)]
+    if not frames:
+        raise ValueError(f"no candidate frames in {args.sources}")
+    picks = select_frames(
+        args.models,
+        frames,
+        args.n,
+        args.score,
+        args.min_rmsd,
+        exclude,
+        args.device,
+        progress=not args.no_progress,
+    )
     for atoms in picks:
         atoms.info["subset"] = args.subset
     atomic_write(args.output, lambda tmp: ase.io.write(tmp, picks, format="extxyz"))

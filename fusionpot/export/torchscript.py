@@ -31,6 +31,7 @@ from typing import Any
 
 import torch
 
+from fusionpot._device import resolve_device
 from fusionpot._e3nn import quiet_fx_scripting
 from fusionpot._io import atomic_write
 from fusionpot.data import keys
@@ -214,7 +215,7 @@ def export_model(
     converted = convert_dtype(energy_model, dtype).eval()
     for parameter in converted.parameters():
         parameter.requires_grad_(False)
-    module = ExportedPotential(converted).to(device)
+    module = ExportedPotential(converted).to(resolve_device(device))
     from e3nn.util.jit import compile as jit_compile  # e3nn is imported by fusionpot.models
 
     scripted = jit_compile(module)
@@ -320,7 +321,7 @@ def load_potential(
         converted = convert_dtype(energy_model, dtype).eval()
         for parameter in converted.parameters():
             parameter.requires_grad_(False)
-        module = ExportedPotential(converted).to(device)
+        module = ExportedPotential(converted).to(resolve_device(device))
         metadata = metadata_of(module)
     else:
         path = Path(model)

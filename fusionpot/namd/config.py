@@ -30,6 +30,7 @@ import torch
 import yaml
 from ase import Atoms
 
+from fusionpot._device import resolve_device
 from fusionpot._fields import check_fields, check_value
 from fusionpot.errors import ConfigError
 from fusionpot.models.config import DTYPES
@@ -63,6 +64,10 @@ class RunSettings:
             raise ValueError(f"run.sync_every must be >= 1 step, got {self.sync_every}")
         if self.dtype not in DTYPES:
             raise ValueError(f"dtype must be one of {sorted(DTYPES)}, got {self.dtype!r}")
+        try:
+            resolve_device(self.device)
+        except ValueError as error:
+            raise ValueError(f"run.{error}") from None
 
     @property
     def torch_dtype(self) -> torch.dtype:
@@ -179,7 +184,7 @@ class SurfaceHoppingConfig:
             raise ConfigError(f"initial.{where}: {error}", self.source or None) from None
 
     def _make_initial(self, provider: Provider) -> InitialConditions:
-        device, dtype = self.run.device, self.run.torch_dtype
+        device, dtype = resolve_device(self.run.device), self.run.torch_dtype
         kinds = set(self.initial) & {"tully", "wigner", "file"}
         if len(kinds) != 1 or len(self.initial) != 1:
             raise ValueError(

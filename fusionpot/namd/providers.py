@@ -22,6 +22,7 @@ from typing import Protocol, runtime_checkable
 
 import torch
 
+from fusionpot._device import resolve_device
 from fusionpot.active.spread import committee_spread
 from fusionpot.data import keys, species_index
 from fusionpot.data.device_graph import batched_graph
@@ -197,7 +198,7 @@ class ExportedModelProvider(AutogradProvider):
     ) -> None:
         if fixed_edges is not None and not isinstance(fixed_edges, bool):
             raise ValueError(f"fixed_edges must be true, false or null, got {fixed_edges!r}")
-        self.device = torch.device(device)
+        self.device = resolve_device(device)
         self.model, self.metadata = load_potential(model, self.device)
         self.n_states = int(self.metadata["n_states"])
         self.elements: list[str] = list(self.metadata["elements"])
