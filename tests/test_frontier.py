@@ -45,3 +45,20 @@ def test_run_skip_and_report(tmp_path, capsys):
     other = next(line for line in table if line.startswith("| fusion-cormorant |"))
     assert "| not run |" in other
     assert (tmp_path / "out/frontier.png").stat().st_size > 1000
+
+
+def test_runs_train_in_parallel_workers_and_match_a_serial_run(tmp_path, capsys):
+    common = ["--set", "ethanol", "--sizes", "8", "--seeds", "0", "--seed-size", "8"]
+    common += ["--n-train", "6", "--n-valid", "2", "--n-test", "2", "--epochs", "1"]
+    common += ["--out", str(tmp_path / "out"), "--models", "cormorant", "fusion-cormorant"]
+    parallel, serial = tmp_path / "parallel", tmp_path / "serial"
+    assert main(["run", "--jobs", "2", "--work-dir", str(parallel), *common]) == 0
+    assert main(["run", "--work-dir", str(serial), *common]) == 0
+    for name in ("cormorant_c8_seed0", "fusion-cormorant_c8_seed0"):
+        got = json.loads((parallel / "ethanol" / name / "result.json").read_text())
+        want = json.loads((serial / "ethanol" / name / "result.json").read_text())
+        assert got["forces_mae"] == pytest.approx(want["forces_mae"], rel=1e-9)
+        assert got["params"] == want["params"]
+    assert "(worker)" in capsys.readouterr().out
+    with pytest.raises(ValueError, match="--jobs must be >= 1"):
+        main(["run", "--jobs", "0", "--work-dir", str(serial), *common])

@@ -29,6 +29,9 @@ def parser() -> argparse.ArgumentParser:
     commands = top.add_subparsers(dest="command", required=True)
     run = commands.add_parser("run", parents=[plan_args], help="train unfinished runs")
     run.add_argument("--progress", action="store_true", help="a progress bar per run")
+    run.add_argument(
+        "--jobs", type=int, default=1, help="runs trained at once, one process and thread each"
+    )
     commands.add_parser("report", parents=[plan_args], help="frontier.md + .png")
     timing = commands.add_parser("time", help="ms/call of every model variant, one size")
     timing.add_argument("--channels", type=int, default=16)
@@ -51,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     recipe = Recipe(args.epochs, args.n_train, args.n_valid, args.n_test, device=args.device)
     runs = plan(sets, args.models, args.sizes, args.seeds, args.seed_size)
     if args.command == "run":
-        run_all(runs, args.work_dir, recipe, args.progress)
+        run_all(runs, args.work_dir, recipe, args.progress, args.jobs)
     print(f"wrote {write_report(runs, sets, args.work_dir, recipe, args.out)}")
     return 0
 
