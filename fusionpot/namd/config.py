@@ -73,6 +73,11 @@ class RunSettings:
     def torch_dtype(self) -> torch.dtype:
         return DTYPES[self.dtype]
 
+    @property
+    def torch_device(self) -> torch.device:
+        """``device`` as torch reads it (``auto``: CUDA when available)."""
+        return resolve_device(self.device)
+
 
 def _build(cls: type, section: str, values: dict[str, Any] | None) -> Any:
     if not isinstance(values or {}, dict):
@@ -184,7 +189,7 @@ class SurfaceHoppingConfig:
             raise ConfigError(f"initial.{where}: {error}", self.source or None) from None
 
     def _make_initial(self, provider: Provider) -> InitialConditions:
-        device, dtype = resolve_device(self.run.device), self.run.torch_dtype
+        device, dtype = self.run.torch_device, self.run.torch_dtype
         kinds = set(self.initial) & {"tully", "wigner", "file"}
         if len(kinds) != 1 or len(self.initial) != 1:
             raise ValueError(
